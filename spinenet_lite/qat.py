@@ -169,11 +169,23 @@ def set_input_range(quantized, low: float = 0.0, high: float = 255.0) -> None:
     (measured: cosine -0.03 before training). This, with un-calibrated activation ranges, is what made a
     2-step QAT model disagree with its int8 export.
     """
-    for var in quantized.weights:
-        if "quantize_layer_min" in var.name:
-            var.assign(low)
-        elif "quantize_layer_max" in var.name:
-            var.assign(high)
+    low_var, high_var = input_range_variables(quantized)
+    low_var.assign(low)
+    high_var.assign(high)
+
+
+def input_range_variables(quantized) -> tuple:
+    """The (min, max) variables of the model's input quantizer.
+
+    Found by layer type, not by name: tf_keras numbers the second quantized model of a process
+    `quantize_layer_1/quantize_layer_1_min`, so a name match would silently miss it.
+    """
+    tfmot = _tfmot()
+    layers = [layer for layer in quantized.layers if isinstance(layer, tfmot.quantization.keras.QuantizeLayer)]
+    if len(layers) != 1:
+        raise SpineNetLiteError(f"QAT model has {len(layers)} input quantizers, expected 1")
+    by_suffix = {v.name.rsplit("/", 1)[-1].split(":")[0].rsplit("_", 1)[-1]: v for v in layers[0].weights}
+    return by_suffix["min"], by_suffix["max"]
 
 
 def calibrate_ranges(quantized, batches) -> None:

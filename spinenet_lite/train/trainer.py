@@ -82,6 +82,11 @@ def train(
     return _Loop(recipe, run_dir, progress, max_steps, model_fn).run()
 
 
+# TensorBoard losses are written every this many steps: writing five scalars eagerly after every step halved
+# training throughput (measured: spinenet49xxs@128, batch 16, 18.6 -> 31-38 img/s on 2 cores).
+SUMMARY_EVERY_STEPS = 10
+
+
 class _Loop:
     """State of one training job; `run()` does the epochs."""
 
@@ -191,10 +196,11 @@ class _Loop:
                     rate = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
                     bar.update(1)
                     bar.set_postfix(epoch=epoch + 1, loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}")
-                    with self.writer.as_default(step=step):
-                        for k, v in losses.items():
-                            tf.summary.scalar(f"loss/{k}", v)
-                        tf.summary.scalar("lr", float(self.optimizer.learning_rate))
+                    if step % SUMMARY_EVERY_STEPS == 0:  # an eager summary write costs as much as a small step
+                        with self.writer.as_default(step=step):
+                            for k, v in losses.items():
+                                tf.summary.scalar(f"loss/{k}", v)
+                            tf.summary.scalar("lr", float(self.optimizer.learning_rate))
                     if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0:
                         self.state.save()
                     if time.perf_counter() - start > budget:
