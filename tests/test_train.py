@@ -66,6 +66,7 @@ MIRRORED = textwrap.dedent("""
     from spinenet_lite.train.checkpoint import build_model
     from spinenet_lite.train.step import make_train_step
 
+    STEPS, LR = {steps}, {lr}
     keras.utils.set_random_seed(0)
     recipe, num_classes, batch = _batch(batch=4)
     # One head conv instead of four: the same backbone, BN and losses, a third fewer layers to trace twice.
@@ -82,10 +83,10 @@ MIRRORED = textwrap.dedent("""
             # Both sides: the same non-fused BN arithmetic (one replica falls back to local moments), so the only
             # difference left is the cross-replica reduction under test.
             with_sync_batch_norm(model)
-            optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+            optimizer = keras.optimizers.SGD(learning_rate=LR, momentum=0.9)
             optimizer.build(model.trainable_variables)  # slots now, so the step is traced once, not twice
         step = make_train_step(strategy, model, optimizer, dict(num_classes=num_classes), weight_decay=4e-5)
-        data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat(3))
+        data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat(STEPS))
         losses = [float(step(b)["total"]) for b in data]
         out[name] = {{"replicas": strategy.num_replicas_in_sync, "losses": losses,
                      "seconds": time.perf_counter() - tic}}
@@ -94,7 +95,7 @@ MIRRORED = textwrap.dedent("""
 
 
 def test_two_replica_mirrored_matches_one_device(tmp_path):
-    code = MIRRORED.format(tests=str(Path(__file__).parent))
+    code = MIRRORED.format(tests=str(Path(__file__).parent), steps=4, lr=0.01)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path),
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -103,13 +104,17 @@ def test_two_replica_mirrored_matches_one_device(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["default"]["replicas"] == 1 and out["mirrored"]["replicas"] == 2
     one, two = out["default"]["losses"], out["mirrored"]["losses"]
-    print("seconds (build + trace + 3 steps):", out["default"]["seconds"], out["mirrored"]["seconds"])
-    # Same global batch: same loss before the first update (synced BN statistics) and after it (gradients summed
-    # over replicas). OPEN: after the second update the losses still differ by ~3% (3.081 vs 2.986 at lr 0.01,
-    # measured 2026-11-23); not yet found (momentum slots or an aggregation mode?), so it is printed, not asserted.
-    np.testing.assert_allclose(two[:2], one[:2], rtol=2e-3)
-    print("loss after two updates: one device", one[2], "two replicas", two[2])
-    assert one[1] < one[0] and two[1] < two[0]
+    print("seconds (build + trace + 4 steps):", out["default"]["seconds"], out["mirrored"]["seconds"])
+    print("losses: one device", one, "two replicas", two)
+    # Same global batch, synced BN, gradients summed over replicas: the same loss before and after the first update
+    # (measured gap 8e-5 relative). From the second update on, float32 rounding alone decides: ONE device fed the
+    # same batch in another order (images 2,3,0,1) gives 2.937, 2.944, 3.101 vs 2.937, 3.081, 2.935 (measured
+    # 2026-11-23, lr 0.01), since this net at 64 px amplifies ~1e-7 rounding to ~5e-4 in its first gradient and
+    # to ~50% in its second. So later losses are only held to that spread: a wrong aggregation (x2 gradients, a
+    # replica's share lost) moves them further.
+    np.testing.assert_allclose(two[:2], one[:2], rtol=1e-3)
+    np.testing.assert_allclose(two[2:], one[2:], rtol=0.1)
+    assert one[-1] < one[0] and two[-1] < two[0]
 
 
 def _train_cmd(tmp_path: Path, *extra: str) -> list[str]:

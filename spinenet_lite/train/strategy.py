@@ -60,7 +60,8 @@ def with_sync_batch_norm(model):
     `ReplicaContext.all_reduce` three times per layer, and under MirroredStrategy each call's custom gradient walks
     the other replica's whole graph back to its inputs, so tracing one step grew quadratically with depth (more
     than 20 minutes for SpineNet-49XXS at 64 px on 2 logical CPUs: the "hang"). Here each layer does one
-    all-reduce of (sum, sum of squares, count) through `cross_replica_sum`, whose walk stops at stop_gradient.
+    all-reduce of every replica's (count, mean, squared deviations) through `cross_replica_sum`, whose walk stops at
+    stop_gradient.
     """
     import types
 
@@ -93,24 +94,34 @@ def cross_replica_sum(values: list) -> list:
 
 
 def _global_moments(layer, inputs, reduction_axes, keep_dims, mask=None):
-    """Mean and variance over the global batch (bound to a BatchNormalization layer as its moments method)."""
+    """Mean and variance over the global batch (bound to a BatchNormalization layer as its moments method).
+
+    Each replica takes its own moments in two passes, as one device does, and the replicas' (count, mean, sum of
+    squared deviations) are combined exactly (Chan, Golub & LeVeque 1979). The one-pass E[x^2] - E[x]^2 cancels
+    catastrophically in float32 when |mean| >> std, which many SpineNet layers have; its gradient, not its loss,
+    went wrong first, so 2 replicas drifted from one device after the second update.
+    """
     ctx = tf.distribute.get_replica_context()
     if ctx is None or ctx.num_replicas_in_sync == 1 or mask is not None:
         return layer._no_sync_calculate_mean_and_var(inputs, reduction_axes, keep_dims, mask=mask)
-    # Shifted by the moving mean (the same on every replica, close to the batch mean): E[x^2] - E[x]^2 in float32
-    # cancels badly when |mean| >> std, and deep SpineNet layers have batch variances near 1e-6.
-    shift = tf.stop_gradient(tf.cast(tf.reshape(layer.moving_mean, [1] * (len(inputs.shape) - 1) + [-1]), tf.float32))
-    y = tf.cast(inputs, tf.float32) - shift
-    count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(y), reduction_axes)), tf.float32)
-    total, squares, count = cross_replica_sum([
-        tf.reduce_sum(y, reduction_axes, keepdims=True), tf.reduce_sum(tf.square(y), reduction_axes, keepdims=True),
-        count,
-    ])
-    shifted_mean = total / count
-    variance = tf.maximum(squares / count - tf.square(shifted_mean), 0.0)
-    mean = shifted_mean + shift
-    if not keep_dims:
-        mean, variance = tf.squeeze(mean, reduction_axes), tf.squeeze(variance, reduction_axes)
+    x = tf.cast(inputs, tf.float32)
+    count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), reduction_axes)), tf.float32)
+    local_mean = tf.math.divide_no_nan(tf.reduce_sum(x, reduction_axes, keepdims=True), count)
+    # stop_gradient is exact here: the sum of deviations from their own mean is zero.
+    local_m2 = tf.reduce_sum(tf.math.squared_difference(x, tf.stop_gradient(local_mean)), reduction_axes, keepdims=True)
+    stats = tf.stack([tf.fill(tf.shape(tf.reshape(local_mean, [-1])), count), tf.reshape(local_mean, [-1]),
+                      tf.reshape(local_m2, [-1])])
+    # Each replica writes its row of a (replicas, 3, channels) table; the all-reduce adds zeros to every other
+    # row, so each replica then holds every replica's statistics exactly.
+    row = tf.one_hot(ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync, dtype=tf.float32)
+    (table,) = cross_replica_sum([row[:, None, None] * stats[None]])
+    counts, means, m2s = table[:, 0], table[:, 1], table[:, 2]
+    total = tf.reduce_sum(counts, 0)
+    mean = tf.math.divide_no_nan(tf.reduce_sum(counts * means, 0), total)
+    m2 = tf.reduce_sum(m2s, 0) + tf.reduce_sum(counts * tf.square(means - mean), 0)
+    variance = tf.math.divide_no_nan(m2, total)
+    shape = tf.shape(local_mean) if keep_dims else tf.shape(tf.squeeze(local_mean, reduction_axes))
+    mean, variance = tf.reshape(mean, shape), tf.reshape(variance, shape)
     return tf.cast(mean, inputs.dtype), tf.cast(variance, inputs.dtype)
 
 
