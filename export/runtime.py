@@ -6,9 +6,11 @@ TFLite runs with ai-edge-litert (the maintained successor of tflite-runtime, wit
 """
 from __future__ import annotations
 
+import importlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -35,23 +37,41 @@ def _dequantize(value: np.ndarray, detail: dict) -> np.ndarray:
     return (value.astype(np.float32) - zero) * (scale or 1.0)
 
 
+def _import_runtime(module: str, package: str):
+    """Import a runtime module that comes with the `export` extra, naming the pip command when it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SpineNetLiteError(f"{package} is not installed; run: pip install 'spinenet-lite[export]'") from None
+
+
+def _artifact_path(path: str | os.PathLike, kind: str, flag: str) -> Path:
+    """`path` as a Path, if the file exists; else an error naming the export flag that writes one."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpineNetLiteError(f"{path}: no such {kind} model; export one with `spinenet-lite export RUN {flag}`")
+    return path
+
+
+@contextmanager
+def _loading(path: Path, kind: str, errors: tuple[type[BaseException], ...] = (Exception,)) -> Iterator[None]:
+    """Turn a runtime's load failure (`errors`) into one line naming the file."""
+    try:
+        yield
+    except errors as err:
+        first_line = (str(err).splitlines() or [type(err).__name__])[0][:160]
+        raise SpineNetLiteError(f"{path}: not a loadable {kind} model ({first_line})") from None
+
+
 class TFLiteRunner:
     """One TFLite model in an ai-edge-litert Interpreter; `run(image)` returns its outputs by name, dequantized."""
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise SpineNetLiteError("ai-edge-litert is not installed; run: pip install 'spinenet-lite[export]'") from None
-        path = Path(path)
-        if not path.is_file():
-            raise SpineNetLiteError(f"{path}: no such TFLite model; export one with `spinenet-lite export RUN --tflite`")
-        try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=int(threads))
+        litert = _import_runtime("ai_edge_litert.interpreter", "ai-edge-litert")
+        self.path = _artifact_path(path, "TFLite", "--tflite")
+        with _loading(self.path, "TFLite", (ValueError, RuntimeError)):
+            self.interpreter = litert.Interpreter(model_path=str(self.path), num_threads=int(threads))
             self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as err:
-            raise SpineNetLiteError(f"{path}: not a loadable TFLite model ({str(err).splitlines()[0]})") from None
-        self.path = path
         self.input = self.interpreter.get_input_details()[0]
         self.outputs = self.interpreter.get_output_details()
         self.input_size = int(self.input["shape"][1])
@@ -98,44 +118,44 @@ def raw_postprocess_fn(input_size: int, score_threshold: float = 0.05, iou_thres
     return decode
 
 
-def tflite_detect_fn(path: str | os.PathLike, threads: int = 1, **postprocess_kwargs) -> DetectFn:
-    """A detect function for an exported .tflite (with the detection op, or --raw outputs decoded here)."""
-    runner = TFLiteRunner(path, threads)
-    decode = raw_postprocess_fn(runner.input_size, **postprocess_kwargs) if runner.is_raw else None
+def _per_image(runner, detections: Callable[[dict[str, np.ndarray]], list]) -> DetectFn:
+    """A detect function that runs `runner` on one [1, S, S, 3] image at a time (the exports have batch 1) and
+    turns each run's outputs into a list of per-image detections."""
 
     def detect(batch: np.ndarray) -> list:
         results = []
         for image in np.asarray(batch, np.float32):
-            out = runner.run(image)
-            if decode is None:
-                results.append(_detections_from_op(out))
-            else:
-                results.extend(decode(out["box_encodings"], out["class_logits"]))
+            results.extend(detections(runner.run(image[None])))
         return results
 
     detect.input_size = runner.input_size  # type: ignore[attr-defined]
     return detect
 
 
+def _op_detections(out: dict[str, np.ndarray]) -> list:
+    return [_detections_from_op(out)]
+
+
+def tflite_detect_fn(path: str | os.PathLike, threads: int = 1, **postprocess_kwargs) -> DetectFn:
+    """A detect function for an exported .tflite (with the detection op, or --raw outputs decoded here)."""
+    runner = TFLiteRunner(path, threads)
+    if not runner.is_raw:
+        return _per_image(runner, _op_detections)
+    decode = raw_postprocess_fn(runner.input_size, **postprocess_kwargs)
+    return _per_image(runner, lambda out: decode(out["box_encodings"], out["class_logits"]))
+
+
 class ONNXRunner:
     """An ONNX model in onnxruntime (CPU)."""
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise SpineNetLiteError("onnxruntime is not installed; run: pip install 'spinenet-lite[export]'") from None
-        path = Path(path)
-        if not path.is_file():
-            raise SpineNetLiteError(f"{path}: no such ONNX model; export one with `spinenet-lite export RUN --onnx`")
+        ort = _import_runtime("onnxruntime", "onnxruntime")
+        self.path = _artifact_path(path, "ONNX", "--onnx")
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise SpineNetLiteError(f"{path}: not a loadable ONNX model ({str(err).splitlines()[0][:160]})") from None
-        self.path = path
+        with _loading(self.path, "ONNX"):  # onnxruntime raises its own exception types
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0]
         self.input_size = int(self.input.shape[1])
         self.names = [o.name for o in self.session.get_outputs()]
@@ -147,17 +167,7 @@ class ONNXRunner:
 
 def onnx_detect_fn(path: str | os.PathLike, threads: int = 1) -> DetectFn:
     """A detect function for an exported .onnx (NMS inside the graph; outputs padded to max_detections)."""
-    runner = ONNXRunner(path, threads)
-
-    def detect(batch: np.ndarray) -> list:
-        results = []
-        for image in np.asarray(batch, np.float32):
-            out = runner.run(image[None])
-            results.append(_detections_from_op(out))
-        return results
-
-    detect.input_size = runner.input_size  # type: ignore[attr-defined]
-    return detect
+    return _per_image(ONNXRunner(path, threads), _op_detections)
 
 
 def detect_fn_for(path: str | os.PathLike, threads: int = 1) -> DetectFn:
