@@ -72,6 +72,24 @@ def test_schedule_warms_up_then_decays(kind):
         assert values[99] < 0.001
 
 
+@pytest.mark.parametrize("kind", ["cosine", "step"])
+def test_schedule_retarget_moves_the_decay_with_the_run_length(kind):
+    from spinenet_lite.config import TrainConfig
+    from spinenet_lite.train.schedule import make_schedule
+
+    lr = make_schedule(TrainConfig(learning_rate=0.1, warmup_steps=10, schedule=kind, step_boundaries=(0.5, 0.8)), 100)
+    lr.retarget(200)  # a time budget found room for twice the steps
+    values = [float(lr(s)) for s in range(200)]
+    assert values[9] == pytest.approx(0.1)  # warm-up unchanged
+    if kind == "step":
+        assert lr.boundaries == (100, 160)
+        assert values[99] == pytest.approx(0.1) and values[100] == pytest.approx(0.01) and values[160] == pytest.approx(0.001)
+    else:
+        assert values[105] == pytest.approx(0.05 * (1 + math.cos(math.pi * 95 / 190)))
+        assert values[199] < 0.001
+    assert lr.get_config()["total_steps"] == 200
+
+
 def test_bad_schedule_and_strategy_are_errors():
     from spinenet_lite.config import TrainConfig
     from spinenet_lite.train.schedule import make_schedule

@@ -120,16 +120,21 @@ def load_weights_checked(model, weights: Path, model_name: str) -> None:
 
 
 class RunCheckpoint:
-    """model + optimizer + step + epoch + best AP in `run/checkpoints/`, for an exact `--resume`."""
+    """model + optimizer + step + epoch + best AP + training seconds in `run/checkpoints/`, for an exact `--resume`.
 
-    def __init__(self, run_dir: Path, model, optimizer, max_to_keep: int = 2):
+    `extra` names further variables to carry (the trainer passes the schedule's run length).
+    """
+
+    def __init__(self, run_dir: Path, model, optimizer, max_to_keep: int = 2, **extra):
         from spinenet_lite.keras import tf
 
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.best_ap = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_ap")
+        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="train_seconds")
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, step=self.step, epoch=self.epoch, best_ap=self.best_ap
+            model=model, optimizer=optimizer, step=self.step, epoch=self.epoch, best_ap=self.best_ap,
+            seconds=self.seconds, **extra
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(Path(run_dir) / CHECKPOINT_DIR), max_to_keep)
 

@@ -12,7 +12,8 @@ SCHEDULES = ("cosine", "step")
 class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from 0 to `base_lr` over `warmup_steps`, then cosine to 0 or x0.1 steps at boundaries.
 
-    A pure function of the step, so a resumed run continues on exactly the same curve.
+    A pure function of the step and the run length (`total_steps`, checkpointed), so a resumed run continues on
+    exactly the same curve.
     """
 
     def __init__(
@@ -28,23 +29,37 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         if kind not in SCHEDULES:
             raise SpineNetLiteError(f"train.schedule: unknown schedule {kind!r}; use one of {', '.join(SCHEDULES)}")
         self.base_lr = float(base_lr)
-        self.total_steps = max(int(total_steps), 1)
-        self.warmup_steps = max(min(int(warmup_steps), self.total_steps - 1), 0)
+        total = max(int(total_steps), 1)
+        self.warmup_steps = max(min(int(warmup_steps), total - 1), 0)
         self.kind = kind
-        self.boundaries = tuple(int(b) for b in boundaries)
+        # Boundaries are kept as fractions of the run, so `retarget` moves them with its length.
+        self.boundary_fractions = tuple(int(b) / total for b in boundaries)
         self.decay_factor = float(decay_factor)
+        # A variable, so a time-budgeted run can re-fit the decay to the steps that fit (`retarget`) without
+        # retracing the train step, and a checkpoint can carry it for an exact resume.
+        self.total_steps = tf.Variable(float(total), trainable=False, dtype=tf.float32, name="schedule_total_steps")
+
+    @property
+    def boundaries(self) -> tuple:
+        total = float(self.total_steps.numpy())
+        return tuple(int(round(f * total)) for f in self.boundary_fractions)
+
+    def retarget(self, total_steps: int) -> None:
+        """Lay the decay out over `total_steps` instead (warm-up unchanged)."""
+        self.total_steps.assign(float(max(int(total_steps), self.warmup_steps + 1)))
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         base = tf.constant(self.base_lr, tf.float32)
+        total = tf.cast(self.total_steps, tf.float32)
         if self.kind == "cosine":
-            span = float(max(self.total_steps - self.warmup_steps, 1))
+            span = tf.maximum(total - self.warmup_steps, 1.0)
             progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
             decayed = base * 0.5 * (1.0 + tf.cos(math.pi * progress))
         else:
             factor = tf.constant(1.0, tf.float32)
-            for boundary in self.boundaries:
-                factor = tf.where(step >= boundary, factor * self.decay_factor, factor)
+            for fraction in self.boundary_fractions:
+                factor = tf.where(step >= tf.round(fraction * total), factor * self.decay_factor, factor)
             decayed = base * factor
         if self.warmup_steps == 0:
             return decayed
@@ -54,7 +69,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self) -> dict:
         return {
             "base_lr": self.base_lr,
-            "total_steps": self.total_steps,
+            "total_steps": int(self.total_steps.numpy()),
             "warmup_steps": self.warmup_steps,
             "kind": self.kind,
             "boundaries": self.boundaries,

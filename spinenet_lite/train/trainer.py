@@ -135,11 +135,11 @@ class _Loop:
                 self.model = ckpt.build_model(recipe, len(self.class_names), stochastic_depth=cfg.stochastic_depth)
             if replicas > 1:
                 self.model = with_sync_batch_norm(self.model)
-            self.optimizer = keras.optimizers.SGD(
-                learning_rate=make_schedule(cfg, self.total_steps), momentum=cfg.momentum
-            )
+            self.schedule = make_schedule(cfg, self.total_steps)
+            self.optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum)
             self.optimizer.build(self.model.trainable_variables)
-            self.state = ckpt.RunCheckpoint(run_dir, self.model, self.optimizer)
+            self.state = ckpt.RunCheckpoint(run_dir, self.model, self.optimizer,
+                                            schedule_total_steps=self.schedule.total_steps)
         loss_kwargs = dict(
             num_classes=len(self.class_names), alpha=cfg.focal_alpha, gamma=cfg.focal_gamma,
             delta=cfg.huber_delta, box_weight=cfg.box_loss_weight,
@@ -158,6 +158,21 @@ class _Loop:
         )
         return evaluate(detect, self.val_data, size, batch_size=8, progress=False)
 
+    def _fit_budget(self, step: int, seconds_left: float, seconds_per_step: float, eval_seconds: float) -> int:
+        """Re-lay the decay so the run ends, annealed, when the time budget does (like Ultralytics' `time`):
+        the budget, not `train.epochs`, sets the length. Returns the new last step."""
+        cfg = self.recipe.train
+        per_epoch = self.steps_per_epoch * seconds_per_step + eval_seconds / max(cfg.eval_every, 1)
+        epochs_left = max(int((seconds_left - eval_seconds) / max(per_epoch, 1e-9)), 1)  # keep the final eval
+        total = step + epochs_left * self.steps_per_epoch
+        if abs(total - self.total_steps) >= self.steps_per_epoch:
+            _log(f"time budget: {epochs_left} more epochs fit in {seconds_left / 60:.1f} min; the learning-rate decay "
+                 f"now ends at step {total}")
+        if total != self.total_steps:
+            self.schedule.retarget(total)
+            self.total_steps = total
+        return total
+
     def run(self) -> TrainResult:
         from tqdm import tqdm
 
@@ -166,12 +181,14 @@ class _Loop:
         cfg = self.recipe.train
         resumed = self.state.restore()
         step = int(self.state.step.numpy())
+        self.total_steps = int(round(float(self.schedule.total_steps.numpy())))
         history = [r for r in read_history(self.run_dir / "results.csv") if r["step"] <= step] if resumed else []
         if resumed:
             _log(f"resumed {self.run_dir} at step {step} (epoch {int(self.state.epoch.numpy())})")
-        start = time.perf_counter()
+        start = time.perf_counter() - float(self.state.seconds.numpy())  # the budget spans resumes
         budget = cfg.max_minutes * 60.0 if cfg.max_minutes > 0 else math.inf
         stop_at = min(self.total_steps, self.max_steps) if self.max_steps else self.total_steps
+        eval_seconds = 0.0
         stopped_early, metrics = False, {}
         evaluated = [r for r in history if r["AP"] == r["AP"]]  # NaN: epoch without evaluation
         best_ap50 = max(evaluated, key=lambda r: r["AP"])["AP50"] if evaluated else -1.0
@@ -219,7 +236,9 @@ class _Loop:
                        "AP": float("nan"), "AP50": float("nan")}
                 last = step >= stop_at or stopped_early
                 if last or (epoch_done and (epoch + 1) % max(cfg.eval_every, 1) == 0):
+                    eval_tic = time.perf_counter()
                     metrics = self._evaluate()
+                    eval_seconds = time.perf_counter() - eval_tic
                     row["AP"], row["AP50"] = metrics["AP"], metrics["AP50"]
                     with self.writer.as_default(step=step):
                         tf.summary.scalar("val/AP", metrics["AP"])
@@ -230,6 +249,12 @@ class _Loop:
                         ckpt.save_weights_atomic(self.model, self.run_dir / ckpt.BEST_WEIGHTS)
                     bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.4f}  AP50 {row['AP50']:.4f}",
                               file=sys.stderr)
+                if math.isfinite(budget) and epoch_done and not last and epoch > 0 and not self.max_steps:
+                    stop_at = self._fit_budget(step, budget - (time.perf_counter() - start), seconds / max(count, 1),
+                                               eval_seconds)
+                    bar.total = stop_at
+                    bar.refresh()
+                self.state.seconds.assign(time.perf_counter() - start)
                 ckpt.save_weights_atomic(self.model, self.run_dir / ckpt.LAST_WEIGHTS)
                 self.state.save()
                 history.append(row)
