@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-BCCD = "/work/shared/data/bccd"
+BCCD = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd")  # ../shared beside the project
 
 
 @click.command()
@@ -33,7 +33,7 @@ def main(data: str, minutes: float, epochs: int, lr: float, out: str, resume: bo
     recipe = load_recipe("49xs", [
         "data.format=voc", f"data.root={data}", "data.train=train", "data.val=val",
         "data.scale_min=0.75", "data.scale_max=1.25",
-        f"train.epochs={epochs}", "train.batch_size=8", f"train.learning_rate={lr}", "train.warmup_steps=200",
+        f"train.epochs={epochs}", "train.batch_size=8", f"train.learning_rate={lr}", "train.warmup_steps=100",
         "train.schedule=cosine", "train.strategy=default", "train.eval_every=5", "train.stochastic_depth=0.1",
         f"train.max_minutes={minutes}",
     ])

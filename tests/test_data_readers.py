@@ -74,9 +74,7 @@ def test_load_dataset_dispatch(tmp_path):
 def test_bccd_real_dataset():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "bccd"
-    if not root.is_dir():
-        root = Path("/work/shared/data/bccd")
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "bccd"  # ../shared beside the project
     if not root.is_dir():
         pytest.skip("BCCD not present")
     ds = read_voc(root, "all")

@@ -18,7 +18,7 @@ from spinenet_lite.preprocess import letterbox, load_image
 
 S = 64
 CLASSES = ("RBC", "WBC", "Platelets")
-IMAGES = sorted(Path("/work/shared/data/bccd/JPEGImages").glob("*.jpg"))
+IMAGES = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd" / "JPEGImages").glob("*.jpg"))
 MODEL_NAME = "spinenet49xxs"
 SCORE_THRESHOLD = 0.3
 MAX_DETECTIONS = 10

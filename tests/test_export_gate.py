@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,12 +26,15 @@ def zero_weights(flatbuffer: bytes) -> bytes:
     return tflite.pack_model(model, schema, flatbuffers)
 
 
+BCCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "bccd"  # ../shared beside the project
+
+
 @pytest.fixture(scope="module")
 def val_data():
     from spinenet_lite.config import DataConfig
     from spinenet_lite.data import load_dataset
 
-    data = load_dataset(DataConfig(format="voc", root="/work/shared/data/bccd", class_names=CLASSES), "val")
+    data = load_dataset(DataConfig(format="voc", root=str(BCCD), class_names=CLASSES), "val")
     return dataclasses.replace(data, samples=data.samples[:4])
 
 

@@ -13,7 +13,7 @@ import pytest
 from spinenet_lite.errors import SpineNetLiteError
 
 S = 64
-BCCD = Path("/work/shared/data/bccd")
+BCCD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd"
 pytestmark = pytest.mark.skipif(not BCCD.is_dir(), reason="needs the BCCD dataset")
 
 

@@ -1,4 +1,6 @@
 """Target assignment on hand-made anchors and boxes, and inside tf.data with a dynamic number of boxes."""
+from pathlib import Path
+
 import numpy as np
 
 from spinenet_lite.anchors import generate_anchors
@@ -93,7 +95,7 @@ def test_in_tf_data_with_dynamic_box_count():
     assert np.all(out[2][1][~pos] == 0) and np.any(out[2][1][pos] != 0)
 
 
-BCCD = "/work/shared/data/bccd"
+BCCD = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd")
 
 
 def test_every_real_bccd_box_trains_an_anchor():
