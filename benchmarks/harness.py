@@ -52,6 +52,7 @@ class BenchmarkConfig:
     model_garden: bool = False
     model_garden_dir: str | None = None
     out: str | None = None
+    reuse_models: str | None = None
     peak: bool = True
     plots: bool = True
 
@@ -144,6 +145,10 @@ def benchmark_candidates(candidates: list[Candidate], cfg: BenchmarkConfig, work
     with tqdm(total=total, desc="benchmark", unit="run", leave=False) as bar:
         for candidate, fmt in jobs:
             path = candidate.files.get(fmt)
+            if path is None and fmt != "keras" and cfg.reuse_models:
+                path = _reused(candidate, fmt, Path(cfg.reuse_models), workdir)
+                if path is not None:
+                    candidate.files[fmt] = path
             if path is None and fmt != "keras":
                 bar.set_postfix_str(f"converting {candidate.name} {fmt}")
                 calib = representative_images(candidate.input_size, calibration.get(candidate.input_size))
@@ -167,6 +172,28 @@ def benchmark_candidates(candidates: list[Candidate], cfg: BenchmarkConfig, work
                 rows.append(_row(candidate, runner, timing, metrics, cfg, peaks.get((runner.runtime, runner.precision,
                                                                                      threads))))
     return rows
+
+
+def _reused(candidate: Candidate, fmt: str, folder: Path, workdir: Path) -> Path | None:
+    """A file an earlier run converted (`<folder>/<name>_<fmt>.<suffix>`), copied into this run's models/.
+
+    Conversions take minutes on a loaded CPU and a registry model's weights are random anyway, so a latency re-run
+    can time the earlier files. The file must have the candidate's input size; with --data, reuse only files
+    converted from the same checkpoint.
+    """
+    import shutil
+
+    from spinenet_lite.benchmarks.runtimes import SUFFIX, file_input_size
+
+    source = folder / f"{candidate.name}_{fmt}{SUFFIX[fmt]}"
+    if not source.is_file():
+        return None
+    size = file_input_size(source)
+    if size != candidate.input_size:
+        raise SpineNetLiteError(f"--reuse-models: {source} takes {size} px, {candidate.name} is {candidate.input_size} "
+                                f"px; point --reuse-models at a run with the same input size or drop it")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(source, workdir / source.name))
 
 
 def _row(candidate: Candidate, runner, timing, metrics: dict | None, cfg: BenchmarkConfig, peak) -> Row:

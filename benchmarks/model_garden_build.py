@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for the .tflite files and manifest.json")
     parser.add_argument("--num-classes", type=int, default=80, help="classes of the head (ours default to 80)")
     parser.add_argument("--precisions", default="fp32,fp16,int8", help="comma-separated TFLite precisions")
+    parser.add_argument("--rebuild", action="store_true", help="convert again even where the file exists")
     args = parser.parse_args(argv)
     import tensorflow as tf
 
@@ -98,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                  "params": int(model.count_params()), "files": {}}
         for precision in args.precisions.split(","):
             path = out / f"mg_{model_id}_{size}_{precision}.tflite"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(convert(model, precision, size))
-            os.replace(tmp, path)
+            if args.rebuild or not path.is_file():  # a conversion takes minutes: an interrupted build resumes
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(convert(model, precision, size))
+                os.replace(tmp, path)
             entry["files"][f"tflite-{precision}"] = path.name
             print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", flush=True)
             _write_manifest(out, manifest, entry)  # after every file, so a partial build is already usable

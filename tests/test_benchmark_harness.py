@@ -55,3 +55,21 @@ def test_efficiency_is_against_the_same_runtime_peak():
     row = _row(candidate, runner, Timing(10.0, 12.0, 10.5, 9.0, 5), None, BenchmarkConfig(), peak)
     assert row.gmacs_per_s == pytest.approx(50.0)  # 0.5 G MACs in 10 ms
     assert row.peak_fraction == pytest.approx(0.5)  # of 100 G MACs/s
+
+
+def test_reuse_models_copies_an_earlier_file_and_checks_its_size(tmp_path):
+    from spinenet_lite.benchmarks.harness import Candidate, _reused
+    from spinenet_lite.errors import SpineNetLiteError
+    from spinenet_lite.keras import keras, tf
+
+    image = keras.Input((8, 8, 3), batch_size=1)
+    tiny = keras.Model(image, keras.layers.Conv2D(2, 1)(image))
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "m_tflite-fp32.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(tiny).convert())
+
+    path = _reused(Candidate("m", "registry", 8), "tflite-fp32", earlier, tmp_path / "models")
+    assert path == tmp_path / "models" / "m_tflite-fp32.tflite" and path.stat().st_size > 0
+    assert _reused(Candidate("m", "registry", 8), "tflite-int8", earlier, tmp_path / "models") is None
+    with pytest.raises(SpineNetLiteError, match="takes 8 px"):
+        _reused(Candidate("m", "registry", 16), "tflite-fp32", earlier, tmp_path / "models")

@@ -37,9 +37,12 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
               help="Which full-size models --full-size builds.")
 @click.option("--no-peak", is_flag=True, help="Skip the matrix-product peak measurement.")
 @click.option("--out", type=click.Path(), default=None, help="Run folder (default runs/benchmark-<timestamp>).")
+@click.option("--reuse-models", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Time the files an earlier run converted (its models/ folder) instead of converting again.")
 @click.option("--device-command", is_flag=True, help="Also print adb / benchmark_model commands for a phone.")
 def benchmark(models, formats, threads, runs, warmup, input_size, num_classes, data, data_format, split, peers,
-              model_garden, model_garden_dir, full_size, full_size_models, no_peak, out, device_command) -> None:
+              model_garden, model_garden_dir, full_size, full_size_models, no_peak, out, reuse_models,
+              device_command) -> None:
     """Time MODELS (registry names, run folders, checkpoints or .tflite/.onnx files) in every format and
     thread count; write results.csv, results.md and plots to the run folder. Default model: spinenet49xxs."""
     from spinenet_lite.benchmarks.runtimes import parse_formats
@@ -52,7 +55,7 @@ def benchmark(models, formats, threads, runs, warmup, input_size, num_classes, d
         models=tuple(models) or ("spinenet49xxs",), formats=parsed, threads=thread_counts, runs=runs,
         warmup=warmup, num_classes=num_classes, input_size=input_size, data=data, data_format=data_format,
         split=split, peers=peers, model_garden=model_garden, model_garden_dir=model_garden_dir, out=out,
-        peak=not no_peak)
+        reuse_models=reuse_models, peak=not no_peak)
     rows, _, out_dir = run_benchmark(cfg, echo=click.echo)
     if full_size:
         from spinenet_lite.benchmarks.full_size import run_full_size
