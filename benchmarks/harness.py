@@ -129,49 +129,48 @@ def _load_data(cfg: BenchmarkConfig):
 
 def benchmark_candidates(candidates: list[Candidate], cfg: BenchmarkConfig, workdir: Path, peaks: dict,
                          echo: Callable[[str], None] = print, dataset=None) -> list[Row]:
-    """Convert each candidate once per format, time it at every thread count, fill one Row per measurement."""
+    """Convert each candidate once per format, then time every model x format x threads in interleaved rounds
+    (`timing.time_interleaved`: load drift on a shared CPU hits every model alike), one Row per measurement."""
     from tqdm import tqdm
 
     from spinenet_lite.benchmarks.runtimes import convert, file_runner, keras_runner, representative_images
-    from spinenet_lite.benchmarks.timing import time_fn
+    from spinenet_lite.benchmarks.timing import time_interleaved
 
     calibration = _calibration(dataset, cfg)
     jobs = [(c, f) for c in candidates
             for f in (list(c.files) if c.source == "file" else cfg.formats) if c.model is not None or f in c.files]
-    total = len(jobs) * len(cfg.threads) * cfg.runs
-    rows: list[Row] = []
     ap_cache: dict = {}
     keras_done: set = set()
-    with tqdm(total=total, desc="benchmark", unit="run", leave=False) as bar:
-        for candidate, fmt in jobs:
-            path = candidate.files.get(fmt)
-            if path is None and fmt != "keras" and cfg.reuse_models:
-                path = _reused(candidate, fmt, Path(cfg.reuse_models), workdir)
-                if path is not None:
-                    candidate.files[fmt] = path
-            if path is None and fmt != "keras":
-                bar.set_postfix_str(f"converting {candidate.name} {fmt}")
-                calib = representative_images(candidate.input_size, calibration.get(candidate.input_size))
-                path = convert(candidate.model, fmt, candidate.input_size, workdir, candidate.name, calib)
+    measured: list[tuple[Candidate, object, dict | None]] = []  # (candidate, runner, metrics) in table order
+    for candidate, fmt in tqdm(jobs, desc="convert", unit="file", leave=False):
+        path = candidate.files.get(fmt)
+        if path is None and fmt != "keras" and cfg.reuse_models:
+            path = _reused(candidate, fmt, Path(cfg.reuse_models), workdir)
+            if path is not None:
                 candidate.files[fmt] = path
-            metrics = _accuracy(candidate, fmt, path, dataset, ap_cache) if dataset is not None else None
-            for threads in cfg.threads:
-                bar.set_postfix_str(f"{candidate.name} {fmt} x{threads}")
-                if fmt == "keras":
-                    from spinenet_lite.benchmarks.runtimes import tf_threads
+        if path is None and fmt != "keras":
+            calib = representative_images(candidate.input_size, calibration.get(candidate.input_size))
+            path = convert(candidate.model, fmt, candidate.input_size, workdir, candidate.name, calib)
+            candidate.files[fmt] = path
+        metrics = _accuracy(candidate, fmt, path, dataset, ap_cache) if dataset is not None else None
+        for threads in cfg.threads:
+            if fmt == "keras":
+                from spinenet_lite.benchmarks.runtimes import tf_threads
 
-                    actual = tf_threads(threads)
-                    if actual != threads and (candidate.name, actual) in keras_done:
-                        bar.update(cfg.runs)
-                        continue  # TF fixed its pool at start-up: one Keras row at the pool it has
-                    keras_done.add((candidate.name, actual))
-                    runner = keras_runner(candidate.model, candidate.input_size, actual)
-                else:
-                    runner = file_runner(fmt, path, threads)
-                timing = time_fn(runner.invoke, cfg.runs, cfg.warmup, progress=bar.update)
-                rows.append(_row(candidate, runner, timing, metrics, cfg, peaks.get((runner.runtime, runner.precision,
-                                                                                     threads))))
-    return rows
+                actual = tf_threads(threads)
+                if actual != threads and (candidate.name, actual) in keras_done:
+                    continue  # TF fixed its pool at start-up: one Keras row at the pool it has
+                keras_done.add((candidate.name, actual))
+                runner = keras_runner(candidate.model, candidate.input_size, actual)
+            else:
+                runner = file_runner(fmt, path, threads)
+            measured.append((candidate, runner, metrics))
+    with tqdm(total=len(measured) * cfg.runs, desc="benchmark", unit="run", leave=False) as bar:
+        timings = time_interleaved([runner.invoke for _, runner, _ in measured], cfg.runs, cfg.warmup,
+                                   progress=bar.update)
+    return [_row(candidate, runner, timing, metrics, cfg, peaks.get((runner.runtime, runner.precision,
+                                                                     runner.threads)))
+            for (candidate, runner, metrics), timing in zip(measured, timings)]
 
 
 def _reused(candidate: Candidate, fmt: str, folder: Path, workdir: Path) -> Path | None:

@@ -21,6 +21,17 @@ def test_timing_counts_warmup_and_runs():
     assert len(calls) == 10 and len(ticks) == 7
 
 
+def test_interleaved_timing_alternates_and_matches_known_sleeps():
+    calls = []
+    fns = [lambda: (calls.append("a"), time.sleep(0.01)), lambda: (calls.append("b"), time.sleep(0.03))]
+    ticks = []
+    fast, slow = timing.time_interleaved(fns, runs=4, warmup=1, progress=ticks.append)
+    assert calls[:2] == ["a", "b"] and calls[2:6] == ["a", "a", "b", "b"]  # warm-up, then rounds
+    assert len(calls) == 2 * (1 + 2 * 4) and len(ticks) == 8  # per round: one untimed + one timed call each
+    assert 9.5 <= fast.median_ms <= 40.0 and 29.5 <= slow.median_ms <= 80.0
+    assert fast.runs == slow.runs == 4
+
+
 @pytest.mark.parametrize("runs, warmup", [(0, 1), (3, -1)])
 def test_timing_rejects_bad_counts(runs, warmup):
     with pytest.raises(SpineNetLiteError):
