@@ -130,8 +130,15 @@ def _load_data(cfg: BenchmarkConfig):
 def benchmark_candidates(candidates: list[Candidate], cfg: BenchmarkConfig, workdir: Path, peaks: dict,
                          echo: Callable[[str], None] = print, dataset=None) -> list[Row]:
     """Convert each candidate once per format, then time every model x format x threads in interleaved rounds
-    (`timing.time_interleaved`: load drift on a shared CPU hits every model alike), one Row per measurement."""
+    (`timing.time_interleaved`: load drift on a shared CPU hits every model alike), one Row per measurement.
+
+    `peaks` maps (runtime, precision, threads) to None (or a Peak): the peak matrix products are timed in the
+    same rounds as the models, so a model's fraction of the peak is measured under the same load; the measured
+    Peaks are written back into `peaks`.
+    """
     from tqdm import tqdm
+
+    from spinenet_lite.benchmarks.peak import peak_fn, peak_from
 
     from spinenet_lite.benchmarks.runtimes import convert, file_runner, keras_runner, representative_images
     from spinenet_lite.benchmarks.timing import time_interleaved
@@ -165,9 +172,14 @@ def benchmark_candidates(candidates: list[Candidate], cfg: BenchmarkConfig, work
             else:
                 runner = file_runner(fmt, path, threads)
             measured.append((candidate, runner, metrics))
-    with tqdm(total=len(measured) * cfg.runs, desc="benchmark", unit="run", leave=False) as bar:
-        timings = time_interleaved([runner.invoke for _, runner, _ in measured], cfg.runs, cfg.warmup,
-                                   progress=bar.update)
+    keys = sorted(peaks)
+    fns = [runner.invoke for _, runner, _ in measured] + [peak_fn(*key) for key in keys]
+    with tqdm(total=len(fns) * cfg.runs, desc="benchmark", unit="run", leave=False) as bar:
+        timings = time_interleaved(fns, cfg.runs, cfg.warmup, progress=bar.update)
+    for key, timing in zip(keys, timings[len(measured):]):
+        peaks[key] = peak_from(*key, timing)
+        echo(f"peak {key[0]} {key[1]} x{key[2]}: {peaks[key].macs_per_s / 1e9:.1f} GMAC/s (median "
+             f"{timing.median_ms:.1f} ms for a 256x2048x2048 matrix product, timed in the models' rounds)")
     return [_row(candidate, runner, timing, metrics, cfg, peaks.get((runner.runtime, runner.precision,
                                                                      runner.threads)))
             for (candidate, runner, metrics), timing in zip(measured, timings)]
@@ -227,24 +239,15 @@ def _calibration(dataset, cfg: BenchmarkConfig) -> dict[int, np.ndarray]:
     return out
 
 
-def measure_peaks(cfg: BenchmarkConfig, echo: Callable[[str], None] = print) -> dict:
-    """Peak MACs/s for every runtime x precision the chosen formats use, at every thread count."""
-    from spinenet_lite.benchmarks.peak import measure_peak
-
+def peak_keys(cfg: BenchmarkConfig) -> dict:
+    """{(runtime, precision, threads): None} for every runtime x precision the chosen formats use."""
     wanted = set()
     for fmt in cfg.formats:
         if fmt.startswith("tflite"):
             wanted.add(("tflite", "int8" if fmt == "tflite-int8" else "fp32"))
         elif fmt == "onnx":
             wanted.add(("onnx", "fp32"))
-    peaks = {}
-    for runtime, precision in sorted(wanted):
-        for threads in cfg.threads:
-            peak = measure_peak(runtime, precision, threads)
-            peaks[(runtime, precision, threads)] = peak
-            echo(f"peak {runtime} {precision} x{threads}: {peak.macs_per_s / 1e9:.1f} GMAC/s "
-                 f"({peak.median_ms:.1f} ms for a {256}x{2048}x{2048} matrix product)")
-    return peaks
+    return {(runtime, precision, threads): None for runtime, precision in sorted(wanted) for threads in cfg.threads}
 
 
 def run_benchmark(cfg: BenchmarkConfig, echo: Callable[[str], None] = print) -> tuple[list[Row], dict, Path]:
@@ -269,7 +272,7 @@ def run_benchmark(cfg: BenchmarkConfig, echo: Callable[[str], None] = print) -> 
         echo(message)
     out = Path(cfg.out) if cfg.out else default_out_dir()
     with atomic_dir(out, overwrite=True) as tmp:
-        peaks = measure_peaks(cfg, echo) if cfg.peak else {}
+        peaks = peak_keys(cfg) if cfg.peak else {}
         rows = benchmark_candidates(candidates, cfg, tmp / "models", peaks, echo, dataset)
         _relocate(candidates, tmp, out)
         echo(format_table(rows))

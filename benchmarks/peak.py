@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
-from spinenet_lite.benchmarks.timing import time_fn
+from spinenet_lite.benchmarks.timing import Timing, time_fn
 
 M, K, N = 256, 2048, 2048  # 1.07 G multiply-adds: long enough to time, short enough for a shared CPU
 
@@ -83,25 +84,34 @@ def onnx_matmul(precision: str, m: int = M, k: int = K, n: int = N) -> bytes:
     return model.SerializeToString()
 
 
-def measure_peak(runtime: str, precision: str, threads: int, runs: int = 10, warmup: int = 2,
-                 m: int = M, k: int = K, n: int = N) -> Peak:
-    """Time the big matrix product in `runtime` ("tflite" / "onnx") at `precision` and `threads`."""
+def peak_fn(runtime: str, precision: str, threads: int, m: int = M, k: int = K, n: int = N) -> Callable[[], object]:
+    """One call of the big matrix product in `runtime` ("tflite" / "onnx") at `precision` and `threads`."""
     from spinenet_lite.benchmarks.runtimes import onnx_session, tflite_interpreter
 
     if runtime == "tflite":
         interpreter = tflite_interpreter(tflite_matmul(precision, m, k, n), threads)
         detail = interpreter.get_input_details()[0]
         interpreter.set_tensor(detail["index"], _random_input(detail["shape"], detail["dtype"]))
-        fn = interpreter.invoke
-    elif runtime == "onnx":
+        return interpreter.invoke
+    if runtime == "onnx":
         session = onnx_session(onnx_matmul(precision, m, k, n), threads)
         meta = session.get_inputs()[0]
         feed = {meta.name: _random_input((m, k), np.uint8 if precision == "int8" else np.float32)}
-        fn = lambda: session.run(None, feed)  # noqa: E731
-    else:
-        raise ValueError(f"no peak for runtime {runtime!r}")
-    timing = time_fn(fn, runs=runs, warmup=warmup)
+        return lambda: session.run(None, feed)
+    raise ValueError(f"no peak for runtime {runtime!r}")
+
+
+def peak_from(runtime: str, precision: str, threads: int, timing: Timing, m: int = M, k: int = K,
+              n: int = N) -> Peak:
+    """The Peak of a timed `peak_fn` (MACs / median time)."""
     return Peak(runtime, precision, threads, timing.median_ms, matmul_macs(m, k, n) / (timing.median_ms / 1000.0))
+
+
+def measure_peak(runtime: str, precision: str, threads: int, runs: int = 10, warmup: int = 2,
+                 m: int = M, k: int = K, n: int = N) -> Peak:
+    """Time the big matrix product alone (the harness times it interleaved with the models instead)."""
+    timing = time_fn(peak_fn(runtime, precision, threads, m, k, n), runs=runs, warmup=warmup)
+    return peak_from(runtime, precision, threads, timing, m, k, n)
 
 
 def _random_input(shape, dtype) -> np.ndarray:
