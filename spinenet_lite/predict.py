@@ -42,28 +42,20 @@ def _classes_near(path: Path) -> tuple | None:
     return None
 
 
-def _read_classes_file(path: str | Path) -> tuple:
-    path = Path(path)
-    if not path.is_file():
-        raise SpineNetLiteError(f"{path}: classes file not found; pass a text file with one class name per line")
-    names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
-    if not names:
-        raise SpineNetLiteError(f"{path}: no class names; write one class name per line")
-    return names
-
-
 def load_detector(model: str | Path, conf: float = 0.25, classes: str | Path | None = None) -> Detector:
     """A Detector for a run folder / `.weights.h5` (via load_trained) or an exported `.tflite` file.
 
     `conf` is the score threshold applied inside the Keras post-processing; a `.tflite` applies its own and
     predict filters by `conf` afterwards. `classes` (a text file) overrides the class names.
     """
+    from spinenet_lite.train.checkpoint import read_classes_file
+
     path = Path(model)
     if path.suffix == ".tflite":
         if not path.is_file():
             raise SpineNetLiteError(f"{path}: no such .tflite file; export one with `spinenet-lite export`")
         detect_fn, input_size = _tflite_detector(path)
-        names = _read_classes_file(classes) if classes else _classes_near(path)
+        names = read_classes_file(classes) if classes else _classes_near(path)
         return Detector(detect_fn, input_size, names or (), str(path))
 
     from spinenet_lite.evaluate import keras_detect_fn
@@ -74,7 +66,7 @@ def load_detector(model: str | Path, conf: float = 0.25, classes: str | Path | N
     export = trained.recipe.export
     detect_fn = keras_detect_fn(trained.model, size, score_threshold=conf, iou_threshold=export.iou_threshold,
                                 max_detections=export.max_detections)
-    names = _read_classes_file(classes) if classes else tuple(trained.class_names)
+    names = read_classes_file(classes) if classes else tuple(trained.class_names)
     return Detector(detect_fn, size, names, str(trained.path))
 
 

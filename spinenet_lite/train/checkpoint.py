@@ -62,9 +62,15 @@ def write_classes(run_dir: Path, class_names) -> None:
 
 
 def read_classes(run_dir: Path) -> tuple:
-    path = Path(run_dir) / CLASSES_FILE
+    return read_classes_file(Path(run_dir) / CLASSES_FILE, "missing; a run folder written by `spinenet-lite train` has one")
+
+
+def read_classes_file(path: str | Path, missing: str = "classes file not found; pass a text file with one class "
+                      "name per line") -> tuple:
+    """Class names from a text file, one per line (blank lines skipped); `missing` says what to do without it."""
+    path = Path(path)
     if not path.is_file():
-        raise SpineNetLiteError(f"{path}: missing; a run folder written by `spinenet-lite train` has one")
+        raise SpineNetLiteError(f"{path}: {missing}")
     names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
     if not names:
         raise SpineNetLiteError(f"{path}: no class names; write one class name per line")
