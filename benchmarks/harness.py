@@ -281,6 +281,11 @@ def run_benchmark(cfg: BenchmarkConfig, echo: Callable[[str], None] = print) -> 
         if cfg.peers:
             sections.append(("Peers vs the paper's Table 9 (paper counts at 320 px)", _peers_md(candidates)))
             echo(sections[-1][1])
+            from spinenet_lite.benchmarks.peers import peer_ratio_markdown
+
+            sections.append(("Ours / MobileNetV3-SSDLite peer at the same input (target: 49xs int8 <= 1.0)",
+                             peer_ratio_markdown(rows)))
+            echo(sections[-1][1])
         if cfg.model_garden:
             sections.append(("Ours / Model Garden (target <= 0.9 for int8)", model_garden.ratio_markdown(rows)))
             echo(sections[-1][1])

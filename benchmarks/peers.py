@@ -104,3 +104,26 @@ def create_peer(name: str, num_classes: int = 80, input_size: int | None = None)
         "class_logits": keras.layers.Concatenate(axis=1, name="class_logits")(logits),
     }
     return keras.Model(backbone.input, outputs, name=f"{name.replace('-', '_')}_{size}")
+
+
+def peer_ratios(rows: list) -> list[tuple[str, str, str, int, float, float, float]]:
+    """(ours, peer, format, threads, ours ms, peer ms, ours / peer) for every registry model and peer measured at
+    the same input size, format and threads (49xxs beside Small at 256, 49xs beside Large at 384)."""
+    out = []
+    for row in (r for r in rows if r.source == "registry"):
+        for peer in rows:
+            if peer.source == "peer" and (peer.input_size, peer.format, peer.threads) == (
+                    row.input_size, row.format, row.threads):
+                out.append((row.model, peer.model, row.format, row.threads, row.median_ms, peer.median_ms,
+                            row.median_ms / peer.median_ms))
+    return out
+
+
+def peer_ratio_markdown(rows: list) -> str:
+    """The ours / peer latency table (the issue's target: 49xs int8 no slower than MobileNetV3-Large int8)."""
+    pairs = peer_ratios(rows)
+    if not pairs:
+        return "No pair measured (a registry model and a peer at the same input size)."
+    lines = ["| ours | peer | format | threads | ours ms | peer ms | ours / peer |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {f} | {t} | {x:.2f} | {y:.2f} | {r:.2f} |" for a, b, f, t, x, y, r in pairs]
+    return "\n".join(lines)

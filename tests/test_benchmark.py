@@ -121,3 +121,21 @@ def test_convert_and_time_a_tiny_model(tmp_path, fmt):
     if fmt == "onnx":
         assert sorted(o.shape for o in outputs) == [(1, 128, 2), (1, 128, 4)]
     assert timing.time_fn(runner.invoke, runs=3, warmup=1).median_ms > 0
+
+
+def test_peer_ratios_pair_same_input_format_and_threads():
+    from spinenet_lite.benchmarks.peers import peer_ratio_markdown, peer_ratios
+    from spinenet_lite.benchmarks.report import Row
+
+    def row(model, source, size, fmt, threads, ms):
+        return Row(model=model, source=source, input_size=size, format=fmt, threads=threads, median_ms=ms,
+                   p90_ms=ms, throughput=1000 / ms, size_mb=1.0, params_m=1.0, macs_b=0.1, ap=None, ap50=None,
+                   ap_source="", gmacs_per_s=None, peak_fraction=None, provider="")
+
+    rows = [row("spinenet49xs", "registry", 384, "tflite-int8", 1, 30.0),
+            row("mobilenetv3-large-ssdlite", "peer", 384, "tflite-int8", 1, 60.0),
+            row("mobilenetv3-large-ssdlite", "peer", 384, "tflite-int8", 2, 35.0),
+            row("spinenet49xxs", "registry", 256, "tflite-int8", 1, 10.0)]
+    assert peer_ratios(rows) == [("spinenet49xs", "mobilenetv3-large-ssdlite", "tflite-int8", 1, 30.0, 60.0, 0.5)]
+    assert "| spinenet49xs | mobilenetv3-large-ssdlite | tflite-int8 | 1 | 30.00 | 60.00 | 0.50 |" in \
+        peer_ratio_markdown(rows)
