@@ -180,8 +180,8 @@ def input_range_variables(quantized) -> tuple:
     Found by layer type, not by name: tf_keras numbers the second quantized model of a process
     `quantize_layer_1/quantize_layer_1_min`, so a name match would silently miss it.
     """
-    tfmot = _tfmot()
-    layers = [layer for layer in quantized.layers if isinstance(layer, tfmot.quantization.keras.QuantizeLayer)]
+    # tfmot does not export the QuantizeLayer class; its type name is stable API-wise (it is in saved configs).
+    layers = [layer for layer in quantized.layers if type(layer).__name__ == "QuantizeLayer"]
     if len(layers) != 1:
         raise SpineNetLiteError(f"QAT model has {len(layers)} input quantizers, expected 1")
     by_suffix = {v.name.rsplit("/", 1)[-1].split(":")[0].rsplit("_", 1)[-1]: v for v in layers[0].weights}

@@ -189,6 +189,7 @@ class _Loop:
         budget = cfg.max_minutes * 60.0 if cfg.max_minutes > 0 else math.inf
         stop_at = min(self.total_steps, self.max_steps) if self.max_steps else self.total_steps
         eval_seconds = 0.0
+        timed_seconds, timed_steps = 0.0, 0  # epochs after the first (no tracing), for the budget's estimate
         stopped_early, metrics = False, {}
         evaluated = [r for r in history if r["AP"] == r["AP"]]  # NaN: epoch without evaluation
         best_ap50 = max(evaluated, key=lambda r: r["AP"])["AP50"] if evaluated else -1.0
@@ -250,8 +251,11 @@ class _Loop:
                     bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.4f}  AP50 {row['AP50']:.4f}",
                               file=sys.stderr)
                 if math.isfinite(budget) and epoch_done and not last and epoch > 0 and not self.max_steps:
-                    stop_at = self._fit_budget(step, budget - (time.perf_counter() - start), seconds / max(count, 1),
-                                               eval_seconds)
+                    # The mean over all timed epochs: one epoch's time swings with load and moved the end back
+                    # and forth (measured on a shared machine: 93 s and 142 s epochs in one run).
+                    timed_seconds, timed_steps = timed_seconds + seconds, timed_steps + count
+                    stop_at = self._fit_budget(step, budget - (time.perf_counter() - start),
+                                               timed_seconds / max(timed_steps, 1), eval_seconds)
                     bar.total = stop_at
                     bar.refresh()
                 self.state.seconds.assign(time.perf_counter() - start)
