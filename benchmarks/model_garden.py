@@ -56,6 +56,7 @@ def ratio_markdown(rows: list) -> str:
     pairs = ratios(rows)
     if not pairs:
         return "No pair measured (benchmark spinenet49xxs / spinenet49xs with --model-garden)."
-    lines = ["| model | format | threads | ours ms | Model Garden ms | ours / theirs |", "|---|---|---|---|---|---|"]
-    lines += [f"| {m} | {f} | {t} | {a:.2f} | {b:.2f} | {r:.2f} |" for m, f, t, a, b, r in pairs]
-    return "\n".join(lines)
+    from spinenet_lite.benchmarks.report import markdown_table
+
+    return markdown_table(["model", "format", "threads", "ours ms", "Model Garden ms", "ours / theirs"],
+                          [[m, f, str(t), f"{a:.2f}", f"{b:.2f}", f"{r:.2f}"] for m, f, t, a, b, r in pairs])

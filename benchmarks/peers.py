@@ -124,6 +124,7 @@ def peer_ratio_markdown(rows: list) -> str:
     pairs = peer_ratios(rows)
     if not pairs:
         return "No pair measured (a registry model and a peer at the same input size)."
-    lines = ["| ours | peer | format | threads | ours ms | peer ms | ours / peer |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {f} | {t} | {x:.2f} | {y:.2f} | {r:.2f} |" for a, b, f, t, x, y, r in pairs]
-    return "\n".join(lines)
+    from spinenet_lite.benchmarks.report import markdown_table
+
+    return markdown_table(["ours", "peer", "format", "threads", "ours ms", "peer ms", "ours / peer"],
+                          [[a, b, f, str(t), f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"] for a, b, f, t, x, y, r in pairs])

@@ -64,12 +64,17 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def format_markdown(rows: list[Row]) -> str:
-    """A GitHub Markdown table."""
-    lines = table_lines(rows)
-    md = ["| " + " | ".join(lines[0]) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    md += ["| " + " | ".join(line) + " |" for line in lines[1:]]
+def markdown_table(header: list[str], body: list[list[str]]) -> str:
+    """A GitHub Markdown table from a header and rows of cell strings."""
+    md = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    md += ["| " + " | ".join(line) + " |" for line in body]
     return "\n".join(md)
+
+
+def format_markdown(rows: list[Row]) -> str:
+    """The benchmark rows as a GitHub Markdown table."""
+    lines = table_lines(rows)
+    return markdown_table(lines[0], lines[1:])
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
