@@ -99,7 +99,7 @@ def main(runs: tuple, qat_epochs: int | None, redo: bool, threads: int, json_pat
         got = {r["format"]: r for r in rows if r["run"] == str(run)}
         drop = -got["tflite-int8 QAT"]["dAP"]
         verdict = "met" if drop <= QAT_TARGET else "NOT met"
-        click.echo(f"{run}: QAT int8 is {drop:+.2f} AP below float (target <= {QAT_TARGET:.1f}): {verdict}")
+        click.echo(f"{run}: QAT int8 vs float {-drop:+.2f} AP (target: no more than {QAT_TARGET:.1f} below): {verdict}")
     if json_path:
         from spinenet_lite.io import atomic_write_text
 
