@@ -112,7 +112,8 @@ def test_two_replica_mirrored_matches_one_device(tmp_path):
     # 2026-11-23, lr 0.01), since this net at 64 px amplifies ~1e-7 rounding to ~5e-4 in its first gradient and
     # to ~50% in its second. So later losses are only held to that spread: a wrong aggregation (x2 gradients, a
     # replica's share lost) moves them further.
-    np.testing.assert_allclose(two[:2], one[:2], rtol=1e-3)
+    np.testing.assert_allclose(two[:1], one[:1], rtol=1e-4)
+    np.testing.assert_allclose(two[1:2], one[1:2], rtol=2e-3)  # measured 7.6e-4 on the version-2 shapes batch
     np.testing.assert_allclose(two[2:], one[2:], rtol=0.1)
     assert np.all(np.isfinite(one + two))  # whether 4 steps at lr 0.01 lower the loss depends on the batch;
     # test_a_few_steps_lower_the_loss checks that training learns
