@@ -53,10 +53,8 @@ def ratios(rows: list) -> list[tuple[str, str, int, float, float, float]]:
 
 def ratio_markdown(rows: list) -> str:
     """The ours / Model Garden latency table (target: <= 0.9 for int8)."""
-    pairs = ratios(rows)
-    if not pairs:
-        return "No pair measured (benchmark spinenet49xxs / spinenet49xs with --model-garden)."
     from spinenet_lite.benchmarks.report import markdown_table
 
     return markdown_table(["model", "format", "threads", "ours ms", "Model Garden ms", "ours / theirs"],
-                          [[m, f, str(t), f"{a:.2f}", f"{b:.2f}", f"{r:.2f}"] for m, f, t, a, b, r in pairs])
+                          [[m, f, str(t), f"{a:.2f}", f"{b:.2f}", f"{r:.2f}"] for m, f, t, a, b, r in ratios(rows)],
+                          empty="No pair measured (benchmark spinenet49xxs / spinenet49xs with --model-garden).")

@@ -121,10 +121,9 @@ def peer_ratios(rows: list) -> list[tuple[str, str, str, int, float, float, floa
 
 def peer_ratio_markdown(rows: list) -> str:
     """The ours / peer latency table (the issue's target: 49xs int8 no slower than MobileNetV3-Large int8)."""
-    pairs = peer_ratios(rows)
-    if not pairs:
-        return "No pair measured (a registry model and a peer at the same input size)."
     from spinenet_lite.benchmarks.report import markdown_table
 
     return markdown_table(["ours", "peer", "format", "threads", "ours ms", "peer ms", "ours / peer"],
-                          [[a, b, f, str(t), f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"] for a, b, f, t, x, y, r in pairs])
+                          [[a, b, f, str(t), f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"]
+                           for a, b, f, t, x, y, r in peer_ratios(rows)],
+                          empty="No pair measured (a registry model and a peer at the same input size).")

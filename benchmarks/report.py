@@ -64,8 +64,11 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def markdown_table(header: list[str], body: list[list[str]]) -> str:
-    """A GitHub Markdown table from a header and rows of cell strings."""
+def markdown_table(header: list[str], body: list[list[str]], empty: str | None = None) -> str:
+    """A GitHub Markdown table from a header and rows of cell strings; `empty` (if given) replaces a table with
+    no rows."""
+    if not body and empty is not None:
+        return empty
     md = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     md += ["| " + " | ".join(line) + " |" for line in body]
     return "\n".join(md)
