@@ -127,7 +127,6 @@ class _Loop:
             data_cfg=recipe.data,
         )
         self.steps_per_epoch = len(self.train_data.samples) // cfg.batch_size
-        self.total_steps = self.steps_per_epoch * cfg.epochs
         with self.strategy.scope():
             if model_fn is not None:
                 self.model = model_fn(recipe, len(self.class_names))
@@ -135,7 +134,7 @@ class _Loop:
                 self.model = ckpt.build_model(recipe, len(self.class_names), stochastic_depth=cfg.stochastic_depth)
             if replicas > 1:
                 self.model = with_sync_batch_norm(self.model)
-            self.schedule = make_schedule(cfg, self.total_steps)
+            self.schedule = make_schedule(cfg, self.steps_per_epoch * cfg.epochs)
             self.optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum)
             self.optimizer.build(self.model.trainable_variables)
             self.state = ckpt.RunCheckpoint(run_dir, self.model, self.optimizer,
@@ -158,6 +157,11 @@ class _Loop:
         )
         return evaluate(detect, self.val_data, size, batch_size=8, progress=False)
 
+    @property
+    def total_steps(self) -> int:
+        """The run's last step: the schedule's length (restored on resume, re-fit by a time budget)."""
+        return int(round(float(self.schedule.total_steps.numpy())))
+
     def _fit_budget(self, step: int, seconds_left: float, seconds_per_step: float, eval_seconds: float) -> int:
         """Re-lay the decay so the run ends, annealed, when the time budget does (like Ultralytics' `time`):
         the budget, not `train.epochs`, sets the length. Returns the new last step."""
@@ -170,7 +174,6 @@ class _Loop:
                  f"now ends at step {total}")
         if total != self.total_steps:
             self.schedule.retarget(total)
-            self.total_steps = total
         return total
 
     def run(self) -> TrainResult:
@@ -181,7 +184,6 @@ class _Loop:
         cfg = self.recipe.train
         resumed = self.state.restore()
         step = int(self.state.step.numpy())
-        self.total_steps = int(round(float(self.schedule.total_steps.numpy())))
         history = [r for r in read_history(self.run_dir / "results.csv") if r["step"] <= step] if resumed else []
         if resumed:
             _log(f"resumed {self.run_dir} at step {step} (epoch {int(self.state.epoch.numpy())})")
