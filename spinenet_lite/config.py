@@ -65,8 +65,12 @@ class TrainConfig:
     eval_every: int = 1  # epochs
     checkpoint_every_steps: int = 0  # 0: once per epoch
     max_minutes: float = 0.0  # 0: no time budget
+    # The last N epochs train with batch norm frozen (moving statistics, fixed scale and offset), so the weights
+    # settle on the statistics inference uses; measured on the quickstart: val AP50 0.70 -> 0.88 (README).
+    freeze_bn_epochs: int = 0
     qat_epochs: int = 2
     qat_learning_rate: float = 0.004
+    qat_freeze_bn: bool = True  # QAT fine-tunes with batch norm frozen (all QAT epochs)
 
 
 @dataclass(frozen=True)

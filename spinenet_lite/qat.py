@@ -257,12 +257,15 @@ class QATResult:
 
 
 def qat_recipe(recipe, epochs: int | None = None):
-    """The recipe QAT trains with: `train.qat_epochs` at `train.qat_learning_rate`, cosine, no warm-up."""
+    """The recipe QAT trains with: `train.qat_epochs` at `train.qat_learning_rate`, cosine, no warm-up, batch
+    norm frozen throughout unless `train.qat_freeze_bn` is false."""
     import dataclasses
 
     cfg = recipe.train
-    train = dataclasses.replace(cfg, epochs=int(epochs or cfg.qat_epochs), learning_rate=cfg.qat_learning_rate,
-                                warmup_steps=0, schedule="cosine", eval_every=max(int(epochs or cfg.qat_epochs), 1))
+    epochs = int(epochs or cfg.qat_epochs)
+    train = dataclasses.replace(cfg, epochs=epochs, learning_rate=cfg.qat_learning_rate, warmup_steps=0,
+                                schedule="cosine", eval_every=max(epochs, 1),
+                                freeze_bn_epochs=epochs if cfg.qat_freeze_bn else 0)
     return dataclasses.replace(recipe, train=train)
 
 

@@ -168,3 +168,35 @@ def test_fresh_train_into_existing_run_is_an_error(tmp_path):
         prepare_run(load_recipe("quickstart"), run, resume=False)
     with pytest.raises(SpineNetLiteError, match="recipe.yaml"):
         prepare_run(None, run, resume=True)
+
+
+def test_frozen_batch_norm_phase_holds_statistics_across_a_resume(tmp_path, monkeypatch):
+    """The last `freeze_bn_epochs` train the weights only: batch-norm scale, offset and moving statistics stay as
+    they were, also when the run is resumed just before the frozen phase."""
+    monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
+    from spinenet_lite.keras import keras
+    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.train.trainer import train
+
+    recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=1", "train.eval_every=10",
+                                               "train.learning_rate=0.01"])
+    run = tmp_path / "run"
+    train(recipe, run, progress=False, max_steps=8)  # epoch 1 of 2: batch norm still trains
+
+    def weights(model):
+        bn, conv = [], []
+        for layer in model.submodules:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                bn += [w.numpy().copy() for w in layer.weights]
+            elif isinstance(layer, keras.layers.Conv2D):
+                conv += [layer.kernel.numpy().copy()]
+        return bn, conv
+
+    bn_before, conv_before = weights(load_trained(run / "last.weights.h5").model)
+    result = train(None, run, resume=True, progress=False)
+    assert result.steps_done == 16 and np.isfinite(result.last_metrics["AP"])
+    bn_after, conv_after = weights(load_trained(run / "last.weights.h5").model)
+    assert len(bn_before) > 100
+    assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after))
+    assert not all(np.array_equal(a, b) for a, b in zip(conv_before, conv_after))
+    assert all(np.isfinite(a).all() for a in conv_after)

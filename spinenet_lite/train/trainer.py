@@ -143,7 +143,10 @@ class _Loop:
             num_classes=len(self.class_names), alpha=cfg.focal_alpha, gamma=cfg.focal_gamma,
             delta=cfg.huber_delta, box_weight=cfg.box_loss_weight,
         )
-        self.step_fn = make_train_step(self.strategy, self.model, self.optimizer, loss_kwargs, cfg.weight_decay)
+        self.make_step = lambda: make_train_step(self.strategy, self.model, self.optimizer, loss_kwargs,
+                                                 cfg.weight_decay)
+        self.step_fn = self.make_step()
+        self.bn_frozen = False
         self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
 
     def _evaluate(self) -> dict:
@@ -161,6 +164,22 @@ class _Loop:
     def total_steps(self) -> int:
         """The run's last step: the schedule's length (restored on resume, re-fit by a time budget)."""
         return int(round(float(self.schedule.total_steps.numpy())))
+
+    def _freeze_bn_if_due(self, step: int) -> None:
+        """From `train.freeze_bn_epochs` epochs before the end, batch norm runs in inference mode: its moving
+        statistics normalise and stop updating, its scale and offset stop training (a function of the step, so a
+        resumed run freezes at the same point). The step function is rebuilt for the smaller variable list."""
+        from spinenet_lite.keras import keras
+
+        frozen_epochs = self.recipe.train.freeze_bn_epochs
+        if self.bn_frozen or frozen_epochs <= 0 or step < self.total_steps - frozen_epochs * self.steps_per_epoch:
+            return
+        layers = [m for m in self.model.submodules if isinstance(m, keras.layers.BatchNormalization)]
+        for layer in layers:
+            layer.trainable = False
+        self.step_fn = self.make_step()
+        self.bn_frozen = True
+        _log(f"batch norm frozen from step {step} ({len(layers)} layers) for the last {frozen_epochs} epochs")
 
     def _fit_budget(self, step: int, seconds_left: float, seconds_per_step: float, eval_seconds: float) -> int:
         """Re-lay the decay so the run ends, annealed, when the time budget does (like Ultralytics' `time`):
@@ -200,6 +219,7 @@ class _Loop:
         try:
             while step < stop_at and not stopped_early:
                 epoch = step // self.steps_per_epoch
+                self._freeze_bn_if_due(step)
                 skip = step - epoch * self.steps_per_epoch
                 sums, count, tic = {"total": 0.0, "cls": 0.0, "box": 0.0}, 0, time.perf_counter()
                 data = self.strategy.experimental_distribute_dataset(
