@@ -95,7 +95,7 @@ def test_no_lambda_layers_and_se_uses_stock_layers():
     model = _model(MOBILE[0])
     kinds = {type(layer).__name__ for layer in model.layers}
     assert "Lambda" not in kinds and "TFOpLambda" not in kinds
-    assert {"GlobalAveragePooling2D", "Multiply", "UpSampling2D", "SeparableConv2D"} <= kinds
+    assert {"GlobalAveragePooling2D", "Multiply", "Concatenate", "Reshape", "SeparableConv2D"} <= kinds
 
 
 @pytest.mark.parametrize("activation", ["relu", "relu6", "hard_swish"])
@@ -131,16 +131,33 @@ def test_unknown_name_suggests():
         create_model("spinenet49xss")
 
 
-def test_upsampling_lowers_to_resize_nearest_neighbor_in_tflite():
-    keras.backend.clear_session()
-    model = create_model("spinenet49xxs", num_classes=2, input_size=64)
-    tflite = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+@pytest.mark.parametrize("factor", [2, 4])
+def test_upsample_is_exactly_nearest_neighbour(factor):
+    from spinenet_lite.models.layers import upsample_nearest
+
+    x = keras.Input((3, 5, 7))
+    model = keras.Model(x, upsample_nearest(x, factor, "t"))
+    data = np.random.default_rng(0).normal(size=(2, 3, 5, 7)).astype("float32")
+    expected = keras.layers.UpSampling2D(factor, interpolation="nearest")(data).numpy()
+    np.testing.assert_array_equal(model(data).numpy(), expected)
+
+
+def test_tflite_graph_runs_whole_in_one_xnnpack_partition(tmp_path):
+    """The exported graph (fixed batch 1, raw outputs) has no RESIZE_NEAREST_NEIGHBOR, which the interpreter runs
+    outside XNNPACK: the int8 graph is one partition and the float graph matches Keras."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=tflite)
+    from spinenet_lite.benchmarks.graph_ops import summarize
+    from spinenet_lite.benchmarks.runtimes import representative_images
+    from spinenet_lite.export import tflite as export_tflite
+
+    keras.backend.clear_session()
+    model = create_model("spinenet49xxs", num_classes=2, input_size=SIZE)
+    anchors = np.zeros((int(model.output_shape["box_encodings"][1]), 4), np.float32)  # raw outputs: unused
+
+    interp = Interpreter(model_content=export_tflite.convert(model, anchors, precision="fp32", raw=True))
     ops = [op["op_name"] for op in interp._get_ops_details()]
-    assert "RESIZE_NEAREST_NEIGHBOR" in ops
-    assert "TILE" not in ops and "BROADCAST_TO" not in ops
+    assert not {"RESIZE_NEAREST_NEIGHBOR", "TILE", "BROADCAST_TO", "SHAPE"} & set(ops)
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], _images(batch=1))
     interp.invoke()
@@ -148,3 +165,28 @@ def test_upsampling_lowers_to_resize_nearest_neighbor_in_tflite():
     expected = model(_images(batch=1))
     got = outs[tuple(expected["class_logits"].shape)]
     np.testing.assert_allclose(got, expected["class_logits"].numpy(), atol=1e-3)
+
+    calibration = representative_images(SIZE, None, steps=2)
+    path = tmp_path / "int8.tflite"
+    path.write_bytes(export_tflite.convert(model, anchors, precision="int8", raw=True, calibration=lambda: calibration))
+    assert summarize(path).partitions == 1
+
+
+def test_match_first_resampling_is_the_papers_function():
+    """The default runs an upsampling resample's 1x1 conv + BN before the upsample; with the same weights (moved by
+    layer name) it gives the paper order's outputs."""
+    keras.backend.clear_session()
+    ours = create_model("spinenet49xxs", num_classes=NUM_CLASSES, input_size=SIZE, stochastic_depth=0.0)
+    paper = create_model("spinenet49xxs", num_classes=NUM_CLASSES, input_size=SIZE, stochastic_depth=0.0,
+                         resample_order="paper")
+    rng = np.random.default_rng(1)
+    for layer in ours.layers:  # non-trivial batch-norm statistics, so the check covers BN too
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([w + rng.uniform(0.1, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
+    weighted = [layer for layer in ours.layers if layer.weights]
+    assert any("_match" in layer.name for layer in weighted)
+    for layer in weighted:
+        paper.get_layer(layer.name).set_weights(layer.get_weights())
+    images = _images(batch=1)
+    for key, value in ours(images, training=False).items():
+        np.testing.assert_allclose(value.numpy(), paper(images, training=False)[key].numpy(), rtol=1e-4, atol=1e-4)

@@ -79,10 +79,18 @@ def depthwise_bn_act(x, kernel: int, strides: int, act: str | None, prefix: str)
 
 
 def upsample_nearest(x, factor: int, prefix: str):
-    """Nearest-neighbour upsampling; UpSampling2D lowers to one RESIZE_NEAREST_NEIGHBOR op in TFLite."""
+    """Nearest-neighbour upsampling by `factor`, as copies and reshapes: each pixel is repeated along a new width
+    axis, then each row along a new height axis. UpSampling2D lowers to RESIZE_NEAREST_NEIGHBOR, which the
+    XNNPACK delegate leaves to the interpreter in int8 (a partition break per upsample); CONCATENATION and
+    RESHAPE stay inside XNNPACK. Stock layers only, so quantization-aware training handles them."""
     if factor == 1:
         return x
-    return keras.layers.UpSampling2D(factor, interpolation="nearest", name=f"{prefix}_up{factor}")(x)
+    _, height, width, channels = x.shape
+    y = keras.layers.Reshape((height, width, 1, channels), name=f"{prefix}_up{factor}_w")(x)
+    y = keras.layers.Concatenate(axis=3, name=f"{prefix}_up{factor}_wcopy")([y] * factor)
+    y = keras.layers.Reshape((height, 1, width * factor, channels), name=f"{prefix}_up{factor}_h")(y)
+    y = keras.layers.Concatenate(axis=2, name=f"{prefix}_up{factor}_hcopy")([y] * factor)
+    return keras.layers.Reshape((height * factor, width * factor, channels), name=f"{prefix}_up{factor}")(y)
 
 
 def squeeze_excite(x, reduced: int, act: str, prefix: str):

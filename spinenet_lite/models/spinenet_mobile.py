@@ -17,15 +17,27 @@ from spinenet_lite.models.specs import (
 )
 
 
-def resample_sepconv(x, target_size: int, target_filters: int, act: str, prefix: str):
+RESAMPLE_ORDERS = ("match_first", "paper")
+
+
+def resample_sepconv(x, target_size: int, target_filters: int, act: str, prefix: str, order: str = "match_first"):
     """Appendix A resampling: depthwise 3x3/2 -> BN -> act until the size matches (or nearest upsampling),
-    then 1x1 conv to the target width -> BN (no activation)."""
+    then 1x1 conv to the target width -> BN (no activation).
+
+    When upsampling, the 1x1 conv and BN run first, at the parent's resolution: both act per pixel, so they
+    commute with nearest upsampling exactly (same function, same weights) at 1/factor^2 of the multiply-adds,
+    and the upsample copies the narrower map (49xxs at 256 px: 2.2% fewer MACs than the paper's order).
+    `order="paper"` upsamples first, as the paper and the Model Garden do (for comparing counts with theirs).
+    """
     step = 0
     while spatial(x) > target_size:
         x = L.depthwise_bn_act(x, 3, 2, act, f"{prefix}_down{step}")
         step += 1
-    x = upsample_to(x, target_size, prefix)
-    return L.conv_bn_act(x, target_filters, 1, 1, None, f"{prefix}_match")
+    if order == "paper":
+        x = upsample_to(x, target_size, prefix)
+        return L.conv_bn_act(x, target_filters, 1, 1, None, f"{prefix}_match")
+    x = L.conv_bn_act(x, target_filters, 1, 1, None, f"{prefix}_match")
+    return upsample_to(x, target_size, prefix)
 
 
 def mobile_features(
@@ -36,6 +48,7 @@ def mobile_features(
     stochastic_depth: float = 0.2,
     channel_rounding: str = "truncate",
     block_repeats: int = 1,
+    resample_order: str = "match_first",
     blocks: tuple[BlockSpec, ...] = MOBILE_BLOCKS,
     min_level: int = 3,
     max_level: int = 7,
@@ -58,7 +71,7 @@ def mobile_features(
         return block_group(x, width(spec.level), 1, drop, prefix)
 
     def resample(x, source_fn: str, target_size: int, spec: BlockSpec, prefix: str):
-        return resample_sepconv(x, target_size, width(spec.level), activation, prefix)
+        return resample_sepconv(x, target_size, width(spec.level), activation, prefix, resample_order)
 
     x = L.conv_bn_act(inputs, width(0), 3, 2, activation, "stem")
     x = block_group(x, width(1), 1, 0.0, "stem_block1")
