@@ -67,6 +67,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # 0: no time budget
     # The last N epochs train with batch norm frozen (moving statistics, fixed scale and offset), so the weights
     # settle on the statistics inference uses; measured on the quickstart: val AP50 0.70 -> 0.88 (README).
+    # A model trained from scratch keeps at least its first epoch unfrozen (QAT, from trained weights, freezes all).
     freeze_bn_epochs: int = 0
     qat_epochs: int = 2
     qat_learning_rate: float = 0.004

@@ -13,7 +13,7 @@ import pytest
 from spinenet_lite.config import load_recipe
 
 TINY = ["model.input_size=64", "data.synthetic_images=40", "train.batch_size=4", "train.warmup_steps=2",
-        "train.stochastic_depth=0.0", "data.scale_min=1.0", "data.scale_max=1.0"]
+        "train.stochastic_depth=0.0", "data.scale_min=1.0", "data.scale_max=1.0", "train.freeze_bn_epochs=0"]
 
 
 def _env(tmp_path: Path) -> dict:
@@ -200,3 +200,17 @@ def test_frozen_batch_norm_phase_holds_statistics_across_a_resume(tmp_path, monk
     assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after))
     assert not all(np.array_equal(a, b) for a, b in zip(conv_before, conv_after))
     assert all(np.isfinite(a).all() for a in conv_after)
+
+
+def test_a_fresh_model_trains_its_first_epoch_with_batch_statistics(tmp_path):
+    """freeze_bn_epochs >= epochs must not freeze a model from scratch at its initial statistics (0 / 1)."""
+    from spinenet_lite.keras import keras
+    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.train.trainer import train
+
+    recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=5", "train.eval_every=10",
+                                               "train.learning_rate=0.01"])
+    train(recipe, tmp_path / "run", progress=False, max_steps=4)
+    means = [layer.moving_mean.numpy() for layer in load_trained(tmp_path / "run" / "last.weights.h5").model.submodules
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(means) > 100 and sum(bool(np.any(m != 0)) for m in means) > 0.9 * len(means)

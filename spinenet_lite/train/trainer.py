@@ -147,6 +147,7 @@ class _Loop:
                                                  cfg.weight_decay)
         self.step_fn = self.make_step()
         self.bn_frozen = False
+        self.from_scratch = model_fn is None
         self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
 
     def _evaluate(self) -> dict:
@@ -172,7 +173,10 @@ class _Loop:
         from spinenet_lite.keras import keras
 
         frozen_epochs = self.recipe.train.freeze_bn_epochs
-        if self.bn_frozen or frozen_epochs <= 0 or step < self.total_steps - frozen_epochs * self.steps_per_epoch:
+        start = self.total_steps - frozen_epochs * self.steps_per_epoch
+        if self.from_scratch:  # moving statistics start at 0 / 1: a fresh model trains its first epoch unfrozen
+            start = max(start, self.steps_per_epoch)
+        if self.bn_frozen or frozen_epochs <= 0 or step < start:
             return
         layers = [m for m in self.model.submodules if isinstance(m, keras.layers.BatchNormalization)]
         for layer in layers:
