@@ -189,19 +189,41 @@ def input_range_variables(quantized) -> tuple:
 
 
 def calibrate_ranges(quantized, batches) -> None:
-    """Initialise every activation range from real images before QAT (BN statistics stay frozen)."""
+    """Set every activation range from real images before QAT (BN statistics stay frozen).
+
+    tfmot's MovingAverageQuantizer starts each range at [-6, 6] and moves it toward the batch min / max by an
+    EMA with decay 0.999: 20 calibration batches move it 2% of the way, and 25 QAT steps barely more, so wide
+    activations stayed clipped at +-6. Here the k-th batch (from 0) enters with decay k / (k+1),
+    so each range ends as the mean of the per-batch min / max, as a calibration should; QAT's EMA then takes
+    over from there. The input range is set back to exactly 0..255 afterwards. Measured on BCCD 49xs (QAT at
+    learning rate 0, 1 epoch): 51.1 -> 51.5 AP, against 55.2 float and 55.4 post-training int8, so most of the
+    QAT gap lies elsewhere (README, open).
+    """
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
     from spinenet_lite.keras import keras
 
     norms = [layer for layer in quantized.submodules if isinstance(layer, keras.layers.BatchNormalization)]
     saved = [layer.trainable for layer in norms]
     for layer in norms:
         layer.trainable = False  # tf_keras runs a frozen BN in inference mode even when training=True
+    original = quant_ops.MovingAvgQuantize  # quantizers.py calls it through the module: patchable per call
+    decay = {"value": 0.0}
+
+    def running_mean(*args, **kwargs):
+        kwargs["ema_decay"] = decay["value"]
+        return original(*args, **kwargs)
+
+    quant_ops.MovingAvgQuantize = running_mean
     try:
-        for batch in batches:
-            quantized(batch, training=True)
+        for k, batch in enumerate(batches):
+            decay["value"] = k / (k + 1)
+            quantized(batch, training=True)  # eager: every quantizer call goes through running_mean
     finally:
+        quant_ops.MovingAvgQuantize = original
         for layer, flag in zip(norms, saved):
             layer.trainable = flag
+    set_input_range(quantized)
 
 
 @dataclass

@@ -103,6 +103,20 @@ def test_qat_changed_the_weights_and_calibrated_ranges(float_run, qat_run):
     assert maxima and sum(m != 6.0 for m in maxima) > 0.9 * len(maxima)  # ranges left tfmot's [-6, 6] start
 
 
+def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run):
+    """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches;
+    calibration must move them to the observed activations."""
+    from spinenet_lite.qat import calibrate_ranges, quantize_model
+    from spinenet_lite.train.checkpoint import load_trained
+
+    model = quantize_model(load_trained(float_run).model)
+    images = val_images(4)
+    calibrate_ranges(model, [images[:2], images[2:]])
+    maxima = [float(v.numpy()) for v in model.weights
+              if v.name.endswith("max:0") and "kernel" not in v.name and "quantize_layer" not in v.name]
+    assert len(maxima) > 100 and sum(abs(m - 6.0) > 0.2 for m in maxima) > 0.9 * len(maxima)
+
+
 def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
     """The issue's gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
     from spinenet_lite.anchors import generate_anchors
