@@ -148,14 +148,12 @@ def test_tflite_graph_runs_whole_in_one_xnnpack_partition(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     from spinenet_lite.benchmarks.graph_ops import summarize
-    from spinenet_lite.benchmarks.runtimes import representative_images
-    from spinenet_lite.export import tflite as export_tflite
+    from spinenet_lite.benchmarks.runtimes import convert, representative_images
 
     keras.backend.clear_session()
     model = create_model("spinenet49xxs", num_classes=2, input_size=SIZE)
-    anchors = np.zeros((int(model.output_shape["box_encodings"][1]), 4), np.float32)  # raw outputs: unused
 
-    interp = Interpreter(model_content=export_tflite.convert(model, anchors, precision="fp32", raw=True))
+    interp = Interpreter(model_path=str(convert(model, "tflite-fp32", SIZE, tmp_path, "m", [])))
     ops = [op["op_name"] for op in interp._get_ops_details()]
     assert not {"RESIZE_NEAREST_NEIGHBOR", "TILE", "BROADCAST_TO", "SHAPE"} & set(ops)
     interp.allocate_tensors()
@@ -167,9 +165,7 @@ def test_tflite_graph_runs_whole_in_one_xnnpack_partition(tmp_path):
     np.testing.assert_allclose(got, expected["class_logits"].numpy(), atol=1e-3)
 
     calibration = representative_images(SIZE, None, steps=2)
-    path = tmp_path / "int8.tflite"
-    path.write_bytes(export_tflite.convert(model, anchors, precision="int8", raw=True, calibration=lambda: calibration))
-    assert summarize(path).partitions == 1
+    assert summarize(convert(model, "tflite-int8", SIZE, tmp_path, "m", calibration)).partitions == 1
 
 
 def test_match_first_resampling_is_the_papers_function():
