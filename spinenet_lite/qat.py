@@ -115,6 +115,42 @@ def split_separable(model):
     return rebuilt
 
 
+def per_call_outputs(model, names: set):
+    """The same model with an Identity layer after every call of each layer in `names` (weights untouched).
+
+    A layer called on several inputs (the head's convs, shared by P3-P7) has one output quantizer in tfmot, so
+    every level would share one int8 range, and the calibration's running mean would follow whichever level
+    was called last. TFLite gives each call's output tensor its own range; an Identity per call, quantized on
+    its own, is that in the QAT graph (the converter drops the Identity and keeps its range).
+    """
+    from spinenet_lite.keras import keras
+
+    config = model.get_config()
+    layers = []
+
+    def rename(ref):
+        name, node, tensor, *rest = ref
+        return [f"{name}_q{node}", 0, tensor, *rest] if name in names else ref
+
+    for entry in config["layers"]:
+        entry["inbound_nodes"] = [[rename(ref) for ref in node] for node in entry["inbound_nodes"]]
+        layers.append(entry)
+        if entry["name"] in names:
+            for i in range(len(entry["inbound_nodes"])):
+                layers.append({"class_name": "Identity", "name": f"{entry['name']}_q{i}",
+                               "config": {"name": f"{entry['name']}_q{i}", "trainable": True},
+                               "inbound_nodes": [[[entry["name"], i, 0, {}]]]})
+    config["layers"] = layers
+    outputs = config["output_layers"]  # a list of refs, or a dict of them for dict-output models
+    config["output_layers"] = ({k: rename(v) for k, v in outputs.items()} if isinstance(outputs, dict)
+                               else [rename(ref) for ref in outputs])
+    rebuilt = keras.Model.from_config(config, custom_objects=custom_objects())
+    for layer in model.layers:
+        if layer.weights:
+            rebuilt.get_layer(layer.name).set_weights(layer.get_weights())
+    return rebuilt
+
+
 def quantize_model(model):
     """A QAT copy of a float tf_keras detector, faithful to the int8 graph TFLite will run.
 
@@ -130,14 +166,21 @@ def quantize_model(model):
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import default_8bit_quantize_registry
 
     model = split_separable(model)
+    conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+    def feeds_bn_only(layer):
+        consumers = [node.outbound_layer for node in layer._outbound_nodes]
+        return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
+
+    shared = {layer.name for layer in model.layers
+              if isinstance(layer, conv_types) and len(layer._inbound_nodes) > 1 and not feeds_bn_only(layer)}
+    if shared:
+        model = per_call_outputs(model, shared)
     registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
     configs = quantize_configs()
-    feeds_bn = set()
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
-            consumers = [node.outbound_layer for node in layer._outbound_nodes]
-            if consumers and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers):
-                feeds_bn.add(layer.name)
+    # no fake-quant on these convs' own output: batch norm follows (TFLite folds it), or a per-call Identity
+    feeds_bn = {layer.name for layer in model.layers
+                if isinstance(layer, conv_types) and (feeds_bn_only(layer) or layer.name in shared)}
 
     def annotate(layer):
         clone = layer.__class__.from_config(layer.get_config())
