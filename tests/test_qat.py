@@ -117,6 +117,31 @@ def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run):
     assert len(maxima) > 100 and sum(abs(m - 6.0) > 0.2 for m in maxima) > 0.9 * len(maxima)
 
 
+def test_shared_head_convs_get_one_output_range_per_level(float_run):
+    """The head's convs are shared by P3-P7; TFLite gives each call's output its own int8 range, so the QAT
+    graph must too (one shared quantizer clipped the wider levels: BCCD QAT at lr 0 lost 3.7 AP, now 0.7)."""
+    from spinenet_lite.keras import keras
+    from spinenet_lite.qat import calibrate_ranges, quantize_model
+    from spinenet_lite.train.checkpoint import load_trained
+
+    float_model = load_trained(float_run).model
+    model = quantize_model(float_model)
+    images = val_images(2)
+    calibrate_ranges(model, [images])
+    shared = float_model.get_layer("box_predict")
+    levels = len(shared._inbound_nodes)
+    assert levels == 5
+    # the shared layer itself quantizes only its kernel; each call's Identity quantizes that level's output
+    assert not [v for v in model.get_layer("quant_box_predict").weights if "kernel" not in v.name
+                and v.name.endswith("max:0")]
+    probe = keras.Model(float_model.input, [shared.get_output_at(i) for i in range(levels)])
+    wanted = [float(np.max(out)) for out in probe(images, training=False)]
+    got = [float(next(v for v in model.get_layer(f"quant_box_predict_q{i}").weights if v.name.endswith("max:0")))
+           for i in range(levels)]
+    assert len(set(np.round(got, 4))) == levels  # five different ranges
+    np.testing.assert_allclose(got, wanted, rtol=0.25)
+
+
 def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
     """The issue's gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
     from spinenet_lite.anchors import generate_anchors
