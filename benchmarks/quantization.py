@@ -4,7 +4,7 @@ Each artifact is exported by `spinenet_lite.export.api.export` (the shipped path
 evaluated by the parity gate (the training evaluator, validation split). QAT int8 comes from `RUN/qat/`, written
 by `spinenet_lite.qat.qat` when missing. Target (issue 4): QAT int8 within 1.0 AP of float.
 
-    python benchmarks/quantization.py runs/quickstart [runs/bccd_49xs] [--qat-epochs 2]
+    python benchmarks/quantization.py runs/quickstart [runs/bccd_49xs] [--qat-epochs 2] [--set train.qat_learning_rate=0.001]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import click
 QAT_TARGET = 1.0  # AP points
 
 
-def artifacts_for(run: Path, qat_epochs: int | None, redo: bool) -> tuple[dict, float]:
+def artifacts_for(run: Path, qat_epochs: int | None, redo: bool, overrides: tuple = ()) -> tuple[dict, float]:
     """Export fp16 and PTQ int8 from the float run and int8 from its QAT folder (training QAT if needed)."""
     from spinenet_lite.export.api import export
     from spinenet_lite.qat import QAT_WEIGHTS, qat
@@ -32,7 +32,7 @@ def artifacts_for(run: Path, qat_epochs: int | None, redo: bool) -> tuple[dict, 
     qat_dir = run / "qat"
     if redo or not (qat_dir / QAT_WEIGHTS).is_file():
         tic = time.perf_counter()
-        qat(None, run, out=qat_dir, epochs=qat_epochs, overwrite=True, progress=False)
+        qat(None, run, out=qat_dir, epochs=qat_epochs, overrides=overrides, overwrite=True, progress=False)
         qat_minutes = (time.perf_counter() - tic) / 60
     folder = out / "qat_int8"
     if redo or not (folder / "model_int8.tflite").is_file():
@@ -41,7 +41,7 @@ def artifacts_for(run: Path, qat_epochs: int | None, redo: bool) -> tuple[dict, 
     return artifacts, qat_minutes
 
 
-def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int) -> list[dict]:
+def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int, overrides: tuple = ()) -> list[dict]:
     """Parity rows (float reference first) for one run, plus the QAT Keras model's own AP."""
     from spinenet_lite.data import load_dataset
     from spinenet_lite.evaluate import evaluate, keras_detect_fn
@@ -49,7 +49,7 @@ def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int) -> list
     from spinenet_lite.qat import load_qat
     from spinenet_lite.train.checkpoint import load_trained
 
-    artifacts, qat_minutes = artifacts_for(run, qat_epochs, redo)
+    artifacts, qat_minutes = artifacts_for(run, qat_epochs, redo, overrides)
     trained = load_trained(run)
     recipe, cfg = trained.recipe, trained.recipe.export
     size = int(recipe.model.input_size)
@@ -81,11 +81,13 @@ def markdown(rows: list[dict]) -> str:
 
 @click.command()
 @click.argument("runs", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override the run's recipe for QAT, e.g. --set train.qat_learning_rate=0.001 (repeatable).")
 @click.option("--qat-epochs", type=int, default=None, help="QAT epochs (default: each recipe's train.qat_epochs).")
 @click.option("--redo", is_flag=True, help="Re-export and re-train QAT even when the files exist.")
 @click.option("--threads", type=int, default=1, show_default=True, help="TFLite threads for evaluation.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the rows here.")
-def main(runs: tuple, qat_epochs: int | None, redo: bool, threads: int, json_path: str | None) -> None:
+def main(runs: tuple, overrides: tuple, qat_epochs: int | None, redo: bool, threads: int, json_path: str | None) -> None:
     """AP of float / fp16 / PTQ int8 / QAT int8 per run, as Markdown rows (default: runs/quickstart + runs/bccd*)."""
     paths = [Path(r) for r in runs] or [p for p in [Path("runs/quickstart"), *sorted(Path("runs").glob("bccd*"))]
                                         if (p / "recipe.yaml").is_file()]
@@ -93,7 +95,7 @@ def main(runs: tuple, qat_epochs: int | None, redo: bool, threads: int, json_pat
         raise click.UsageError("no trained run: pass RUNS or train one with `spinenet-lite quickstart`")
     rows = []
     for run in paths:
-        rows += measure(run, qat_epochs, redo, threads)
+        rows += measure(run, qat_epochs, redo, threads, tuple(overrides))
     click.echo(markdown(rows))
     for run in paths:
         got = {r["format"]: r for r in rows if r["run"] == str(run)}
