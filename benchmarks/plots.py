@@ -38,7 +38,8 @@ def _plot(points: list[Row], x_attr: str, xlabel: str, title: str, path: Path, a
     ax.set_ylabel(ap_label)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # files timed without a known x value plot no series
+        ax.legend(fontsize=8)
     import io
 
     buffer = io.BytesIO()
