@@ -106,7 +106,7 @@ def nms_stage(decoder, class_names: tuple[str, ...], iou_threshold: float, score
     nms.coordinatesOutputFeatureName = "coordinates"
     nms.iouThreshold = float(iou_threshold)
     nms.confidenceThreshold = float(score_threshold)
-    nms.pickTop.perClass = False  # like TFLite_Detection_PostProcess with use_regular_nms false
+    nms.pickTop.perClass = True  # per-class, like the evaluator and TFLite_Detection_PostProcess (regular NMS)
     nms.stringClassLabels.vector.extend(list(class_names))
     return ct.models.MLModel(spec)
 

@@ -2,8 +2,8 @@
 
 The ONNX graph mirrors the TFLite one: batch 1, float32 0..255 input, outputs detection_boxes [1, M, 4]
 (normalised yxyx), detection_classes [1, M], detection_scores [1, M], num_detections [1], padded to M =
-max_detections. NMS is class-agnostic over each anchor's best class, like TFLite_Detection_PostProcess with
-use_regular_nms false, so both formats return the same detections.
+max_detections. Decoding and NMS are `spinenet_lite.postprocess.postprocess` itself (per class, as the evaluator and
+TFLite_Detection_PostProcess with regular NMS), so the formats return the same detections.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ OPSET = 17
 
 def detection_function(model, anchors: np.ndarray, score_threshold: float = 0.05, iou_threshold: float = 0.5,
                        max_detections: int = 100):
-    """A batch-1 tf.function: model -> decode -> class-agnostic NMS -> four padded outputs."""
-    from spinenet_lite.box_coder import decode_boxes
+    """A batch-1 tf.function: model -> decode -> per-class NMS -> four padded outputs."""
     from spinenet_lite.export.tflite import frozen_raw_function
     from spinenet_lite.keras import tf
+    from spinenet_lite.postprocess import postprocess
 
     size = int(model.input_shape[1])
     anchors = np.asarray(anchors, np.float32)  # made a constant inside the graph: a captured eager tensor
@@ -29,18 +29,11 @@ def detection_function(model, anchors: np.ndarray, score_threshold: float = 0.05
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="images")])
     def serve(images):
         box_encodings, class_logits = frozen(images)
-        boxes = tf.clip_by_value(decode_boxes(box_encodings[0], tf.constant(anchors)), 0.0, 1.0)
-        scores = tf.sigmoid(class_logits[0])
-        best = tf.reduce_max(scores, axis=-1)
-        classes = tf.cast(tf.argmax(scores, axis=-1), tf.float32)
-        keep = tf.image.non_max_suppression(boxes, best, max_detections, iou_threshold, score_threshold)
-        count = tf.shape(keep)[0]
-        pad = max_detections - count
-        det_boxes = tf.pad(tf.gather(boxes, keep), [[0, pad], [0, 0]])
-        det_scores = tf.pad(tf.gather(best, keep), [[0, pad]])
-        det_classes = tf.pad(tf.gather(classes, keep), [[0, pad]])
-        return {"detection_boxes": det_boxes[None], "detection_classes": det_classes[None],
-                "detection_scores": det_scores[None], "num_detections": tf.cast(count, tf.float32)[None]}
+        out = postprocess(box_encodings, class_logits, tf.constant(anchors), score_threshold=score_threshold,
+                          iou_threshold=iou_threshold, max_detections=max_detections)
+        return {"detection_boxes": tf.clip_by_value(out["boxes"], 0.0, 1.0),
+                "detection_classes": tf.cast(out["classes"], tf.float32), "detection_scores": out["scores"],
+                "num_detections": tf.cast(out["num_detections"], tf.float32)}
     return serve
 
 

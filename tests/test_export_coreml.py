@@ -40,7 +40,7 @@ def test_labels_nms_and_fp16_weights(package):
     nms = info["nms"]
     assert nms.confidenceInputFeatureName == "raw_confidence" and nms.coordinatesInputFeatureName == "raw_coordinates"
     assert abs(nms.iouThreshold - 0.5) < 1e-9 and abs(nms.confidenceThreshold - 0.3) < 1e-9
-    assert not nms.pickTop.perClass
+    assert nms.pickTop.perClass  # per class, like the evaluator and the TFLite export
     spec = ct.utils.load_spec(str(package))
     detector, decoder = spec.pipeline.models[0], spec.pipeline.models[1]
     image = detector.description.input[0].type.imageType
