@@ -157,8 +157,10 @@ def quantize_model(model):
 
     Conv / depthwise conv feeding batch norm: weights fake-quantized, no quantizer on the conv output, the
     batch norm's output quantized (TFLite folds BN into the conv; tfmot's own Conv+BN transform skips shared
-    head convs). Separable convs are split first (`split_separable`). Registry layers keep tfmot's defaults;
-    Multiply / Rescaling quantize their output only; StochasticDepth is left alone.
+    head convs). Separable convs are split first (`split_separable`). A conv called on several levels whose
+    output is quantized gets an Identity per call instead, each with its own range (`per_call_outputs`).
+    Registry layers keep tfmot's defaults; Multiply / Rescaling quantize their output only; StochasticDepth is
+    left alone.
     """
     from spinenet_lite.keras import keras
 
@@ -180,14 +182,14 @@ def quantize_model(model):
     registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
     configs = quantize_configs()
     # no fake-quant on these convs' own output: batch norm follows (TFLite folds it), or a per-call Identity
-    feeds_bn = {layer.name for layer in model.layers
-                if isinstance(layer, conv_types) and (feeds_bn_only(layer) or layer.name in shared)}
+    unquantized_output = {layer.name for layer in model.layers
+                          if isinstance(layer, conv_types) and (feeds_bn_only(layer) or layer.name in shared)}
 
     def annotate(layer):
         clone = layer.__class__.from_config(layer.get_config())
         if isinstance(layer, keras.layers.InputLayer):
             return clone
-        if layer.name in feeds_bn:
+        if layer.name in unquantized_output:
             config = registry.get_quantize_config(clone)
             config.activation_attrs = []  # no fake-quant between conv and its batch norm
             return qk.quantize_annotate_layer(clone, config)
