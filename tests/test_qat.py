@@ -68,7 +68,8 @@ def val_images(n: int) -> np.ndarray:
 
 def test_qat_writes_a_run_folder_export_reads(float_run, qat_run):
     from spinenet_lite.config import load_recipe
-    from spinenet_lite.qat import input_range_variables, is_qat_run, load_qat
+    from spinenet_lite.qat import is_qat_run, load_qat
+    from spinenet_lite.quant_graph import input_range_variables
     from spinenet_lite.train.checkpoint import load_trained
     from spinenet_lite.train.history import read_history
 
@@ -106,7 +107,7 @@ def test_qat_changed_the_weights_and_calibrated_ranges(float_run, qat_run):
 def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run):
     """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches;
     calibration must move them to the observed activations."""
-    from spinenet_lite.qat import calibrate_ranges, quantize_model
+    from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
     from spinenet_lite.train.checkpoint import load_trained
 
     model = quantize_model(load_trained(float_run).model)
@@ -121,7 +122,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run):
     """The head's convs are shared by P3-P7; TFLite gives each call's output its own int8 range, so the QAT
     graph must too (one shared quantizer clipped the wider levels: BCCD QAT at lr 0 lost 3.7 AP, now 0.7)."""
     from spinenet_lite.keras import keras
-    from spinenet_lite.qat import calibrate_ranges, quantize_model
+    from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
     from spinenet_lite.train.checkpoint import load_trained
 
     float_model = load_trained(float_run).model
