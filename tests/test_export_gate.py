@@ -196,3 +196,16 @@ def test_failed_conversion_leaves_nothing(run_dir, tmp_path, capsys, monkeypatch
 def test_unknown_combination_refused_before_work(run_dir, tmp_path, capsys):
     code, err = cli([run_dir, "--onnx", "--int8", "--out", tmp_path / "out"], capsys)
     assert_one_line(code, err, "--int8", "onnx")
+
+
+def test_low_score_threshold_warns_only_for_tflite_detection_models(caplog):
+    """Per-class NMS over most anchor-class pairs is slow; the warning names the setting and fires only where that
+    NMS runs (TFLite with post-processing, not raw outputs, not ONNX)."""
+    from spinenet_lite.export.api import warn_slow_nms
+
+    with caplog.at_level("WARNING"):
+        assert warn_slow_nms(0.005, formats.plan_targets(["tflite"], "int8"))
+    assert "export.score_threshold 0.005" in caplog.text
+    assert not warn_slow_nms(0.05, formats.plan_targets(["tflite"], "int8"))
+    assert not warn_slow_nms(0.005, formats.plan_targets(["tflite"], "int8", raw=True))
+    assert not warn_slow_nms(0.005, formats.plan_targets(["onnx"]))
