@@ -23,6 +23,8 @@ class ModelConfig:
     name: str = "spinenet49xs"
     input_size: int = 384
     activation: str = "swish"
+    # Used instead of `activation` inside the MBConv blocks at levels 1-2 (mobile models), e.g. relu6; none: off.
+    early_activation: str | None = None
     # Overrides forwarded to create_model (e.g. head_filters); keys are checked by the registry.
     overrides: dict = field(default_factory=dict)
 

@@ -150,8 +150,8 @@ def per_call_outputs(model, names: set):
 def quantize_model(model):
     """A QAT copy of a float tf_keras detector, faithful to the int8 graph TFLite will run.
 
-    Conv / depthwise conv feeding batch norm: weights fake-quantized, no quantizer on the conv output, the
-    batch norm's output quantized (TFLite folds BN into the conv; tfmot's own Conv+BN transform skips shared
+    Conv / depthwise conv feeding batch norm (or a ReLU): weights fake-quantized, no quantizer on the conv output,
+    the batch norm's (ReLU's) output quantized (TFLite folds BN into the conv; tfmot's own Conv+BN transform skips shared
     head convs). Separable convs are split first (`split_separable`). A conv called on several levels whose
     output is quantized gets an Identity per call instead, each with its own range (`per_call_outputs`).
     Registry layers keep tfmot's defaults; Multiply / Rescaling quantize their output only; StochasticDepth is
@@ -167,8 +167,11 @@ def quantize_model(model):
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
     def feeds_bn_only(layer):
+        """True when every consumer is a batch norm, or a ReLU that TFLite fuses into the conv (its output is
+        quantized; a quantizer on the conv output too would become a requantize op)."""
         consumers = [node.outbound_layer for node in layer._outbound_nodes]
-        return bool(consumers) and all(isinstance(c, keras.layers.BatchNormalization) for c in consumers)
+        return bool(consumers) and all(isinstance(c, (keras.layers.BatchNormalization, keras.layers.ReLU))
+                                       for c in consumers)
 
     shared = {layer.name for layer in model.layers
               if isinstance(layer, conv_types) and len(layer._inbound_nodes) > 1 and not feeds_bn_only(layer)}

@@ -107,6 +107,23 @@ def test_activation_override(activation):
     assert np.isfinite(model(_images(batch=1))["box_encodings"].numpy()).all()
 
 
+def test_early_activation_replaces_only_the_expanded_mbconv_activations_up_to_level_2():
+    """relu6 inside the MBConv blocks of levels 1-2 (expand, depthwise, squeeze-excite), swish everywhere else
+    (stem conv, resampling, merges, levels 3-7, head); same weights and multiply-adds as the default."""
+    from spinenet_lite.counting import count_macs, count_params
+    from spinenet_lite.models.specs import MOBILE_BLOCKS
+
+    keras.backend.clear_session()
+    model = create_model("spinenet49xxs", num_classes=2, input_size=64, early_activation="relu6")
+    early = {"stem_block1", "stem_block2"} | {f"block{i}" for i, b in enumerate(MOBILE_BLOCKS, 1) if b.level <= 2}
+    relu6 = {layer.name for layer in model.layers if layer.name.endswith("_relu6")}
+    assert relu6 == {f"{block}_{part}_relu6" for block in early for part in ("expand", "dw", "se")}
+    names = {layer.name for layer in model.layers}
+    assert {"stem_swish", "block1_merge_swish", "block3_expand_swish", "class_tower_conv0_P3_swish"} <= names
+    default = create_model("spinenet49xxs", num_classes=2, input_size=64)
+    assert (count_params(model), count_macs(model)) == (count_params(default), count_macs(default))
+
+
 def test_stochastic_depth_zero_removes_drop_layers():
     keras.backend.clear_session()
     with_drop = create_model("spinenet49xxs", num_classes=2, input_size=64)
@@ -117,6 +134,7 @@ def test_stochastic_depth_zero_removes_drop_layers():
 
 @pytest.mark.parametrize("bad", [
     dict(name="spinenet49x"), dict(name="spinenet49xs", activation="gelu"), dict(name="spinenet49xs", input_size=100),
+    dict(name="spinenet49xs", early_activation="gelu"), dict(name="spinenet49-full", early_activation="relu6"),
     dict(name="spinenet49xs", head_filter=3), dict(name="spinenet49xs", num_classes=0),
 ])
 def test_bad_arguments_raise_project_error(bad):

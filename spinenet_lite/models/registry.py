@@ -17,6 +17,8 @@ FAMILIES = ("mobile", "full")
 # Overrides each family accepts, with their defaults.
 MOBILE_DEFAULTS: dict[str, Any] = {
     "activation": "swish",
+    "early_activation": None,  # e.g. "relu6": used instead of `activation` at levels <= early_max_level
+    "early_max_level": 2,
     "stochastic_depth": 0.2,
     "channel_rounding": None,  # None: the variant's own reading (see specs.MOBILE_SCALING)
     "filter_scale": None,  # None: the variant's own value
@@ -98,9 +100,10 @@ def _resolve(name: str, input_size: int | None, overrides: dict) -> tuple[ModelI
         raise SpineNetLiteError(f"input_size {size}: use a multiple of 32 (>= 32), e.g. 128, 256, 384")
     from spinenet_lite.models.layers import ACTIVATIONS
 
-    if cfg["activation"] not in ACTIVATIONS:
-        act = cfg["activation"]
-        raise SpineNetLiteError(f"activation {act!r}: use one of {ACTIVATIONS}{suggest(str(act), ACTIVATIONS)}")
+    for key in ("activation", "early_activation"):
+        act = cfg.get(key)
+        if act not in ACTIVATIONS and not (key == "early_activation" and act is None):
+            raise SpineNetLiteError(f"{key} {act!r}: use one of {ACTIVATIONS}{suggest(str(act), ACTIVATIONS)}")
     if not 0.0 <= float(cfg["stochastic_depth"]) < 1.0:
         raise SpineNetLiteError(f"stochastic_depth {cfg['stochastic_depth']}: use a rate in [0, 1), 0 disables")
     if cfg.get("channel_rounding") not in (None, *CHANNEL_ROUNDING):
@@ -127,6 +130,8 @@ def _features_fn(info: ModelInfo, cfg: dict):
                 filter_scale=cfg["filter_scale"] or scaling.filter_scale,
                 endpoint_filters=cfg["head_filters"] or scaling.head_filters,
                 activation=cfg["activation"],
+                early_activation=cfg["early_activation"],
+                early_max_level=int(cfg["early_max_level"]),
                 stochastic_depth=float(cfg["stochastic_depth"]),
                 channel_rounding=cfg["channel_rounding"] or scaling.channel_rounding,
                 block_repeats=int(cfg["block_repeats"]),
@@ -166,7 +171,7 @@ def create_model(name: str, num_classes: int = 80, input_size: int | None = None
     """A detector: input [B, S, S, 3] float32 0..255; outputs {"box_encodings": [B, N, 4],
     "class_logits": [B, N, num_classes]} in anchor order. `input_size` None means the paper's size.
 
-    Overrides (mobile): activation, stochastic_depth, channel_rounding, filter_scale, head_filters, head_convs,
+    Overrides (mobile): activation, early_activation, early_max_level, stochastic_depth, channel_rounding, filter_scale, head_filters, head_convs,
     block_repeats, resample_order. (full): activation, stochastic_depth, filter_scale, endpoint_filters, resample_alpha,
     block_repeats, head_filters, head_convs.
     """

@@ -45,6 +45,8 @@ def mobile_features(
     filter_scale: float,
     endpoint_filters: int,
     activation: str = "swish",
+    early_activation: str | None = None,
+    early_max_level: int = 2,
     stochastic_depth: float = 0.2,
     channel_rounding: str = "truncate",
     block_repeats: int = 1,
@@ -56,27 +58,34 @@ def mobile_features(
     """Build the SpineNet-Mobile graph on `inputs` (already normalised) and return P`min_level`..P`max_level`.
 
     Each endpoint is the output block of that level -> 1x1 conv to `endpoint_filters` -> BN -> act.
+    `early_activation` (e.g. relu6) replaces `activation` inside the MBConv blocks at level <= `early_max_level`
+    (expand, depthwise, squeeze-excite), where the activated tensors have the most elements (six times the block's
+    width, at the highest resolutions) and ReLU/ReLU6 fuse into the convolution in int8. The narrow tensors (stem
+    conv, resampling, merges) keep `activation`: a rectifier there would zero half of 4-16 channels.
     """
+
+    def act_at(level: int) -> str:
+        return early_activation if early_activation and level <= early_max_level else activation
 
     def width(level: int) -> int:
         return scale_channels(MOBILE_LEVEL_FILTERS[level], filter_scale, channel_rounding)
 
-    def block_group(x, out_filters: int, strides: int, drop: float, prefix: str):
+    def block_group(x, out_filters: int, strides: int, drop: float, prefix: str, act: str):
         for r in range(block_repeats):
             x = L.mbconv(x, out_filters, strides if r == 0 else 1, MOBILE_EXPAND_RATIO, MOBILE_SE_RATIO,
-                         activation, drop, f"{prefix}_r{r}" if block_repeats > 1 else prefix)
+                         act, drop, f"{prefix}_r{r}" if block_repeats > 1 else prefix)
         return x
 
     def block(x, spec: BlockSpec, drop: float, prefix: str):
-        return block_group(x, width(spec.level), 1, drop, prefix)
+        return block_group(x, width(spec.level), 1, drop, prefix, act_at(spec.level))
 
     def resample(x, source_fn: str, target_size: int, spec: BlockSpec, prefix: str):
         return resample_sepconv(x, target_size, width(spec.level), activation, prefix, resample_order)
 
     x = L.conv_bn_act(inputs, width(0), 3, 2, activation, "stem")
-    x = block_group(x, width(1), 1, 0.0, "stem_block1")
+    x = block_group(x, width(1), 1, 0.0, "stem_block1", act_at(1))
     stem = [StemFeature(x, 1, "mbconv")]
-    x = block_group(x, width(2), 2, 0.0, "stem_block2")
+    x = block_group(x, width(2), 2, 0.0, "stem_block2", act_at(2))
     stem.append(StemFeature(x, 2, "mbconv"))
     endpoints = assemble_permuted(blocks, stem, block, resample, activation, stochastic_depth)
     return L.endpoint_outputs(endpoints, min_level, max_level, endpoint_filters, activation)

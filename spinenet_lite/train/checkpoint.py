@@ -38,6 +38,8 @@ def build_model(recipe: Recipe, num_classes: int, **extra):
 
     overrides = dict(recipe.model.overrides)
     overrides.setdefault("activation", recipe.model.activation)
+    if recipe.model.early_activation:
+        overrides.setdefault("early_activation", recipe.model.early_activation)
     overrides.update(extra)
     return create_model(recipe.model.name, num_classes=num_classes, input_size=recipe.model.input_size, **overrides)
 
