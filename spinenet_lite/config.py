@@ -23,8 +23,9 @@ class ModelConfig:
     name: str = "spinenet49xs"
     input_size: int = 384
     activation: str = "swish"
-    # Used instead of `activation` inside the MBConv blocks at levels 1-2 (mobile models), e.g. relu6; none: off.
-    early_activation: str | None = None
+    # Used instead of `activation` inside the MBConv blocks of levels 1-2 (mobile models); null: `activation`
+    # everywhere, as the paper. relu6 there: 5-6% faster int8, same accuracy (README, "Activation").
+    early_activation: str | None = "relu6"
     # Overrides forwarded to create_model (e.g. head_filters); keys are checked by the registry.
     overrides: dict = field(default_factory=dict)
 
