@@ -108,8 +108,8 @@ def test_activation_override(activation):
 
 
 def test_early_activation_replaces_only_the_expanded_mbconv_activations_up_to_level_2():
-    """relu6 inside the MBConv blocks of levels 1-2 (expand, depthwise, squeeze-excite), swish everywhere else
-    (stem conv, resampling, merges, levels 3-7, head); same weights and multiply-adds as the default."""
+    """relu6 on the expanded tensors of the MBConv blocks of levels 1-2 (expand, depthwise), swish everywhere else
+    (stem conv, squeeze-excite, resampling, merges, levels 3-7, head); same weights and multiply-adds."""
     from spinenet_lite.counting import count_macs, count_params
     from spinenet_lite.models.specs import MOBILE_BLOCKS
 
@@ -117,9 +117,9 @@ def test_early_activation_replaces_only_the_expanded_mbconv_activations_up_to_le
     model = create_model("spinenet49xxs", num_classes=2, input_size=64, early_activation="relu6")
     early = {"stem_block1", "stem_block2"} | {f"block{i}" for i, b in enumerate(MOBILE_BLOCKS, 1) if b.level <= 2}
     relu6 = {layer.name for layer in model.layers if layer.name.endswith("_relu6")}
-    assert relu6 == {f"{block}_{part}_relu6" for block in early for part in ("expand", "dw", "se")}
+    assert relu6 == {f"{block}_{part}_relu6" for block in early for part in ("expand", "dw")}
     names = {layer.name for layer in model.layers}
-    assert {"stem_swish", "block1_merge_swish", "block3_expand_swish", "class_tower_conv0_P3_swish"} <= names
+    assert {"stem_swish", "stem_block1_se_swish", "block1_merge_swish", "block3_expand_swish", "class_tower_conv0_P3_swish"} <= names
     paper = create_model("spinenet49xxs", num_classes=2, input_size=64, early_activation=None)
     assert not any(layer.name.endswith("_relu6") for layer in paper.layers)
     assert (count_params(model), count_macs(model)) == (count_params(paper), count_macs(paper))

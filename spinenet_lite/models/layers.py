@@ -117,10 +117,11 @@ def add_all(tensors: list, name: str):
 
 
 def mbconv(x, out_filters: int, strides: int, expand_ratio: int, se_ratio: float, act: str, drop_rate: float,
-           prefix: str):
+           prefix: str, se_act: str | None = None):
     """MBConv (inverted bottleneck): 1x1 expand -> 3x3 depthwise -> squeeze-excite -> 1x1 project (+ residual).
 
-    The squeeze width is `max(1, int(in_filters * se_ratio))` (of the block input, as EfficientNet does).
+    The squeeze width is `max(1, int(in_filters * se_ratio))` (of the block input, as EfficientNet does);
+    `se_act` (default `act`) activates it.
     """
     in_filters = x.shape[-1]
     y = x
@@ -128,7 +129,7 @@ def mbconv(x, out_filters: int, strides: int, expand_ratio: int, se_ratio: float
         y = conv_bn_act(y, in_filters * expand_ratio, 1, 1, act, f"{prefix}_expand")
     y = depthwise_bn_act(y, 3, strides, act, prefix)
     if se_ratio > 0:
-        y = squeeze_excite(y, max(1, int(in_filters * se_ratio)), act, prefix)
+        y = squeeze_excite(y, max(1, int(in_filters * se_ratio)), se_act or act, prefix)
     y = conv_bn_act(y, out_filters, 1, 1, None, f"{prefix}_project")
     if strides == 1 and in_filters == out_filters:
         y = residual_add(x, y, drop_rate, prefix)

@@ -58,10 +58,11 @@ def mobile_features(
     """Build the SpineNet-Mobile graph on `inputs` (already normalised) and return P`min_level`..P`max_level`.
 
     Each endpoint is the output block of that level -> 1x1 conv to `endpoint_filters` -> BN -> act.
-    `early_activation` (e.g. relu6) replaces `activation` inside the MBConv blocks at level <= `early_max_level`
-    (expand, depthwise, squeeze-excite), where the activated tensors have the most elements (six times the block's
-    width, at the highest resolutions) and ReLU/ReLU6 fuse into the convolution in int8. The narrow tensors (stem
-    conv, resampling, merges) keep `activation`: a rectifier there would zero half of 4-16 channels.
+    `early_activation` (e.g. relu6) replaces `activation` on the expanded tensors (1x1 expand, depthwise) of the
+    MBConv blocks at level <= `early_max_level`: they have the most elements (six times the block's width, at the
+    highest resolutions), and ReLU/ReLU6 fuse into the convolution in int8. The narrow tensors (stem conv,
+    resampling, merges, the 1-4 channel squeeze) keep `activation`: a rectifier there zeroes half of a few
+    channels, and a dead 1-channel squeeze is an all-zero tensor whose int8 scale XNNPACK rejects (it aborted).
     """
 
     def act_at(level: int) -> str:
@@ -73,7 +74,7 @@ def mobile_features(
     def block_group(x, out_filters: int, strides: int, drop: float, prefix: str, act: str):
         for r in range(block_repeats):
             x = L.mbconv(x, out_filters, strides if r == 0 else 1, MOBILE_EXPAND_RATIO, MOBILE_SE_RATIO,
-                         act, drop, f"{prefix}_r{r}" if block_repeats > 1 else prefix)
+                         act, drop, f"{prefix}_r{r}" if block_repeats > 1 else prefix, se_act=activation)
         return x
 
     def block(x, spec: BlockSpec, drop: float, prefix: str):
