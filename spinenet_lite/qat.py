@@ -40,7 +40,8 @@ def load_qat(run_or_checkpoint: str | os.PathLike) -> QATModel:
     The float model carries the weights QAT started from (`float.weights.h5` in the QAT folder), so the
     parity gate compares every artifact with the float model the user trained.
     """
-    from spinenet_lite.train.checkpoint import build_model, load_run_recipe, load_weights_checked, read_classes
+    from spinenet_lite.config import load_recipe
+    from spinenet_lite.train.checkpoint import build_model, load_weights_checked, read_classes
 
     path = Path(run_or_checkpoint)
     run_dir = path if path.is_dir() else path.parent
@@ -48,7 +49,7 @@ def load_qat(run_or_checkpoint: str | os.PathLike) -> QATModel:
         raise SpineNetLiteError(f"{run_dir}: no {QAT_WEIGHTS}; run `spinenet-lite qat RECIPE --from RUN` first")
     if not (run_dir / "recipe.yaml").is_file():
         raise SpineNetLiteError(f"{run_dir / 'recipe.yaml'}: missing; a QAT folder written by `qat` has one")
-    recipe = load_run_recipe(run_dir / "recipe.yaml")
+    recipe = load_recipe(str(run_dir / "recipe.yaml"))
     class_names = read_classes(run_dir)
     float_model = build_model(recipe, num_classes=len(class_names), stochastic_depth=recipe.train.stochastic_depth)
     if (run_dir / FLOAT_WEIGHTS).is_file():

@@ -62,23 +62,3 @@ def test_weights_of_another_model(run_dir, tmp_path):
     (other / ckpt.BEST_WEIGHTS).write_bytes((run / ckpt.BEST_WEIGHTS).read_bytes())
     with pytest.raises(SpineNetLiteError, match="do not fit"):
         ckpt.load_trained(other)
-
-
-def test_run_written_before_early_activation_loads_as_it_was_trained(run_dir, tmp_path):
-    """A recipe.yaml without model.early_activation (runs from before the option) trained swish everywhere: it
-    must load that way, not with today's relu6 default (same weights, a different function)."""
-    import shutil
-
-    import yaml
-
-    run, x, _ = run_dir
-    legacy = tmp_path / "legacy"
-    shutil.copytree(run, legacy)
-    saved = yaml.safe_load((legacy / ckpt.RECIPE_FILE).read_text())
-    assert saved["model"].pop("early_activation") == "relu6"
-    (legacy / ckpt.RECIPE_FILE).write_text(yaml.safe_dump(saved))
-    trained = ckpt.load_trained(legacy)
-    assert trained.recipe.model.early_activation is None
-    names = {layer.name for layer in trained.model.layers}
-    assert "stem_block1_expand_swish" in names and not any(n.endswith("_relu6") for n in names)
-    assert ckpt.load_trained(run).recipe.model.early_activation == "relu6"

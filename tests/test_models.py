@@ -120,7 +120,7 @@ def test_early_activation_replaces_only_the_expanded_mbconv_activations_up_to_le
     assert relu6 == {f"{block}_{part}_relu6" for block in early for part in ("expand", "dw")}
     names = {layer.name for layer in model.layers}
     assert {"stem_swish", "stem_block1_se_swish", "block1_merge_swish", "block3_expand_swish", "class_tower_conv0_P3_swish"} <= names
-    paper = create_model("spinenet49xxs", num_classes=2, input_size=64, early_activation=None)
+    paper = create_model("spinenet49xxs", num_classes=2, input_size=64)  # the default: swish everywhere
     assert not any(layer.name.endswith("_relu6") for layer in paper.layers)
     assert (count_params(model), count_macs(model)) == (count_params(paper), count_macs(paper))
 

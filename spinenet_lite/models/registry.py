@@ -17,7 +17,7 @@ FAMILIES = ("mobile", "full")
 # Overrides each family accepts, with their defaults.
 MOBILE_DEFAULTS: dict[str, Any] = {
     "activation": "swish",
-    "early_activation": "relu6",  # inside the MBConv blocks at levels <= early_max_level; None: as the paper
+    "early_activation": None,  # e.g. "relu6": used instead of `activation` at levels <= early_max_level
     "early_max_level": 2,
     "stochastic_depth": 0.2,
     "channel_rounding": None,  # None: the variant's own reading (see specs.MOBILE_SCALING)

@@ -6,7 +6,6 @@ leaves the previous checkpoint readable; the `.weights.h5` files are written to 
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -35,12 +34,12 @@ class Trained:
 
 def build_model(recipe: Recipe, num_classes: int, **extra):
     """The detector a recipe names: `create_model(name, num_classes, input_size, activation, **overrides)`."""
-    from spinenet_lite.models.registry import create_model, model_info
+    from spinenet_lite.models.registry import create_model
 
     overrides = dict(recipe.model.overrides)
     overrides.setdefault("activation", recipe.model.activation)
-    if recipe.model.early_activation or model_info(recipe.model.name).family == "mobile":
-        overrides.setdefault("early_activation", recipe.model.early_activation)  # None too: the registry's is relu6
+    if recipe.model.early_activation:
+        overrides.setdefault("early_activation", recipe.model.early_activation)
     overrides.update(extra)
     return create_model(recipe.model.name, num_classes=num_classes, input_size=recipe.model.input_size, **overrides)
 
@@ -95,25 +94,12 @@ def _resolve(run_or_checkpoint: str | os.PathLike) -> tuple[Path, Path]:
     return path.parent, path
 
 
-def load_run_recipe(path: str | os.PathLike) -> Recipe:
-    """The recipe a run was trained with. Runs written before `model.early_activation` existed (its default is
-    now relu6) trained `model.activation` everywhere, so a missing key reads as null for them."""
-    import yaml
-
-    recipe = load_recipe(str(path))
-    with open(path) as f:
-        saved = yaml.safe_load(f) or {}
-    if "early_activation" not in (saved.get("model") or {}):
-        recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, early_activation=None))
-    return recipe
-
-
 def load_trained(run_or_checkpoint: str | os.PathLike) -> Trained:
     """Rebuild the model of a run and load its weights (best, else last; or the `.weights.h5` given)."""
     run_dir, weights = _resolve(run_or_checkpoint)
     if not (run_dir / RECIPE_FILE).is_file():
         raise SpineNetLiteError(f"{run_dir / RECIPE_FILE}: missing; the weights must sit in the run folder that trained them")
-    recipe = load_run_recipe(run_dir / RECIPE_FILE)
+    recipe = load_recipe(str(run_dir / RECIPE_FILE))
     class_names = read_classes(run_dir)
     model = build_model(recipe, num_classes=len(class_names))
     load_weights_checked(model, weights, recipe.model.name)

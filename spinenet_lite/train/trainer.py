@@ -43,7 +43,7 @@ def prepare_run(recipe: Recipe | None, run_dir: Path, resume: bool, exist_ok: bo
     if resume:
         if not saved.is_file():
             raise SpineNetLiteError(f"{run_dir}: no {ckpt.RECIPE_FILE}; --resume needs a run folder written by train")
-        return ckpt.load_run_recipe(saved)
+        return load_recipe(str(saved))
     if recipe is None:
         raise SpineNetLiteError("train: a recipe is required unless --resume is given")
     if (run_dir / ckpt.CHECKPOINT_DIR).is_dir() and not exist_ok:
