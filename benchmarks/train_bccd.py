@@ -48,7 +48,9 @@ def main(data: str, minutes: float, epochs: int, lr: float, out: str, resume: bo
     wall = time.perf_counter() - tic
     click.echo("| data | model | input | epochs | train min | test AP | test AP50 | wall min |")
     click.echo("|---|---|---|---|---|---|---|---|")
-    click.echo(f"| BCCD (train -> test) | spinenet49xs {trained.recipe.model.activation} | {size} | {result.epochs_done} "
+    acts = trained.recipe.model.activation + (f", {trained.recipe.model.early_activation} early"
+                                              if trained.recipe.model.early_activation else "")
+    click.echo(f"| BCCD (train -> test) | spinenet49xs ({acts}) | {size} | {result.epochs_done} "
                f"| {result.seconds / 60:.0f} | {m['AP']:.3f} | {m['AP50']:.3f} | {wall / 60:.0f} |")
 
 

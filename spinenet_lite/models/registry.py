@@ -171,8 +171,8 @@ def create_model(name: str, num_classes: int = 80, input_size: int | None = None
     """A detector: input [B, S, S, 3] float32 0..255; outputs {"box_encodings": [B, N, 4],
     "class_logits": [B, N, num_classes]} in anchor order. `input_size` None means the paper's size.
 
-    Overrides (mobile): activation, early_activation, early_max_level, stochastic_depth, channel_rounding, filter_scale, head_filters, head_convs,
-    block_repeats, resample_order. (full): activation, stochastic_depth, filter_scale, endpoint_filters, resample_alpha,
+    Overrides (mobile): activation, early_activation, early_max_level, stochastic_depth, channel_rounding,
+    filter_scale, head_filters, head_convs, block_repeats, resample_order. (full): activation, stochastic_depth, filter_scale, endpoint_filters, resample_alpha,
     block_repeats, head_filters, head_convs.
     """
     from spinenet_lite.models.detector import build_detector
