@@ -28,7 +28,6 @@ class QuickstartResult:
     seconds: float
     predictions: Path | None = None
     lines: list[str] = field(default_factory=list)
-    parity: list = field(default_factory=list)  # export.parity.ParityRow of the int8 export, for the exit code
 
 
 def export_int8(qs: QuickstartResult) -> list[str]:
@@ -38,7 +37,6 @@ def export_int8(qs: QuickstartResult) -> list[str]:
     from spinenet_lite.export.parity import format_table
 
     result = export(qs.run_dir, ["tflite"], precision="int8", overwrite=True)
-    qs.parity = list(result.rows)
     table = format_table(result.rows).splitlines()
     return ["  export      int8 TFLite + metadata, post-training quantization (QAT: spinenet-lite qat)",
             f"    model         {result.artifacts['tflite-int8']}", "  parity (validation split)",
