@@ -166,7 +166,7 @@ def quantize_model(model):
     model = split_separable(model)
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
-    def feeds_bn_only(layer):
+    def quantized_downstream(layer):
         """True when every consumer is a batch norm, or a ReLU that TFLite fuses into the conv (its output is
         quantized; a quantizer on the conv output too would become a requantize op)."""
         consumers = [node.outbound_layer for node in layer._outbound_nodes]
@@ -174,14 +174,14 @@ def quantize_model(model):
                                        for c in consumers)
 
     shared = {layer.name for layer in model.layers
-              if isinstance(layer, conv_types) and len(layer._inbound_nodes) > 1 and not feeds_bn_only(layer)}
+              if isinstance(layer, conv_types) and len(layer._inbound_nodes) > 1 and not quantized_downstream(layer)}
     if shared:
         model = per_call_outputs(model, shared)
     registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
     configs = quantize_configs()
     # no fake-quant on these convs' own output: batch norm follows (TFLite folds it), or a per-call Identity
     unquantized_output = {layer.name for layer in model.layers
-                          if isinstance(layer, conv_types) and (feeds_bn_only(layer) or layer.name in shared)}
+                          if isinstance(layer, conv_types) and (quantized_downstream(layer) or layer.name in shared)}
 
     def annotate(layer):
         clone = layer.__class__.from_config(layer.get_config())

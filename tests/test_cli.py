@@ -40,4 +40,3 @@ def test_project_error_is_one_line():
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "no/such/recipe.yaml" in lines[0]
-

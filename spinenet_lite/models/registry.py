@@ -17,7 +17,7 @@ FAMILIES = ("mobile", "full")
 # Overrides each family accepts, with their defaults.
 MOBILE_DEFAULTS: dict[str, Any] = {
     "activation": "swish",
-    "early_activation": None,  # e.g. "relu6": used instead of `activation` at levels <= early_max_level
+    "early_activation": None,  # e.g. "relu6": on the MBConv expand/depthwise tensors at levels <= early_max_level
     "early_max_level": 2,
     "stochastic_depth": 0.2,
     "channel_rounding": None,  # None: the variant's own reading (see specs.MOBILE_SCALING)
@@ -172,8 +172,8 @@ def create_model(name: str, num_classes: int = 80, input_size: int | None = None
     "class_logits": [B, N, num_classes]} in anchor order. `input_size` None means the paper's size.
 
     Overrides (mobile): activation, early_activation, early_max_level, stochastic_depth, channel_rounding,
-    filter_scale, head_filters, head_convs, block_repeats, resample_order. (full): activation, stochastic_depth, filter_scale, endpoint_filters, resample_alpha,
-    block_repeats, head_filters, head_convs.
+    filter_scale, head_filters, head_convs, block_repeats, resample_order. (full): activation, stochastic_depth,
+    filter_scale, endpoint_filters, resample_alpha, block_repeats, head_filters, head_convs.
     """
     from spinenet_lite.models.detector import build_detector
 
