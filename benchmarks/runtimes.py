@@ -50,6 +50,10 @@ def tflite_interpreter(model: bytes | str | os.PathLike, threads: int):
     """An allocated ai-edge-litert interpreter (XNNPACK is its default delegate) at `threads`."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from spinenet_lite.export.tflite import check_int8_ranges
+
+    content = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
+    check_int8_ranges(content, "tflite model" if isinstance(model, (bytes, bytearray)) else str(model))
     if isinstance(model, (bytes, bytearray)):
         interpreter = Interpreter(model_content=bytes(model), num_threads=threads)
     else:

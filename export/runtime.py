@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
+from spinenet_lite.export.tflite import check_int8_ranges
 
 DetectFn = Callable[[np.ndarray], list]
 
@@ -69,6 +70,7 @@ class TFLiteRunner:
     def __init__(self, path: str | os.PathLike, threads: int = 1):
         litert = _import_runtime("ai_edge_litert.interpreter", "ai-edge-litert")
         self.path = _artifact_path(path, "TFLite", "--tflite")
+        check_int8_ranges(self.path.read_bytes(), str(self.path))
         with _loading(self.path, "TFLite", (ValueError, RuntimeError)):
             self.interpreter = litert.Interpreter(model_path=str(self.path), num_threads=int(threads))
             self.interpreter.allocate_tensors()

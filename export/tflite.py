@@ -16,6 +16,9 @@ import numpy as np
 from spinenet_lite.errors import SpineNetLiteError
 
 PRECISIONS = ("fp32", "fp16", "int8")
+# An int8 activation whose calibrated range is all one value (a dead ReLU channel) gets a scale near 1e-8; the
+# XNNPACK delegate of ai-edge-litert then aborts the whole process ("double free") instead of failing cleanly.
+MIN_ACTIVATION_SCALE = 1e-6
 DETECTION_OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
 RAW_OUTPUTS = ("box_encodings", "class_logits")
 
@@ -157,8 +160,48 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
         except Exception as err:  # the converter's errors are long MLIR dumps; keep the first line
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SpineNetLiteError(f"tflite {precision}: conversion failed ({first})") from err
+    if precision == "int8":
+        check_int8_ranges(flatbuffer, f"tflite {precision}")
     names = RAW_OUTPUTS if raw else DETECTION_OUTPUTS
     return order_outputs(flatbuffer, names)
+
+
+def check_int8_ranges(flatbuffer: bytes, where: str) -> None:
+    """Raise, naming the tensor, when an integer activation has a degenerate range (scale < MIN_ACTIVATION_SCALE).
+
+    Called before any interpreter sees the model, because the runtime's failure is a process abort, not an error.
+    """
+    for name, scale in integer_activation_scales(flatbuffer):
+        if scale < MIN_ACTIVATION_SCALE:
+            raise SpineNetLiteError(
+                f"{where}: int8 tensor '{name.split(';')[0]}' has a degenerate range (scale {scale:.1e}: it was constant on every "
+                "calibration image, e.g. a dead ReLU channel) and would crash XNNPACK; export --fp16, or retrain / "
+                "calibrate so that it varies")
+
+
+def integer_activation_scales(flatbuffer: bytes) -> list[tuple[str, float]]:
+    """(name, smallest scale) of every non-constant int8 / uint8 tensor; [] when `flatbuffer` is not a model.
+
+    Constant tensors (weights, biases) are left out: a bias scale is the product of two scales and may be tiny.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    integer = (schema.TensorType.INT8, schema.TensorType.UINT8)
+    found = []
+    try:
+        model = schema.Model.GetRootAs(flatbuffer, 0)
+        for g in range(model.SubgraphsLength()):
+            subgraph = model.Subgraphs(g)
+            for t in range(subgraph.TensorsLength()):
+                tensor = subgraph.Tensors(t)
+                quant = tensor.Quantization()
+                if tensor.Type() not in integer or quant is None or quant.ScaleLength() == 0:
+                    continue
+                if model.Buffers(tensor.Buffer()).DataLength() == 0:
+                    found.append((tensor.Name().decode(), float(quant.ScaleAsNumpy().min())))
+    except Exception:  # not a flatbuffer: the interpreter that loads it reports that, naming the file
+        return []
+    return found
 
 
 def is_quantization_aware(model) -> bool:

@@ -181,3 +181,36 @@ def test_mediapipe_object_detector(int8_with_metadata, image, tmp_path):
         ymin, xmin, ymax, xmax = box * S
         assert abs(x - xmin) <= 1.5 and abs(y - ymin) <= 1.5
         assert abs(w - (xmax - xmin)) <= 2 and abs(h - (ymax - ymin)) <= 2
+
+
+def test_an_int8_model_with_a_dead_activation_is_refused_in_one_line_before_xnnpack_sees_it(tmp_path):
+    """A ReLU6 squeeze that no calibration image switches on gets an int8 scale near 1e-8, on which the XNNPACK delegate
+    aborts the process. The runner (and the export, through the same check) must raise naming the tensor."""
+    from spinenet_lite.errors import SpineNetLiteError
+    from spinenet_lite.keras import keras, tf
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    squeeze = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)  # a squeeze-excite with a dead squeeze
+    squeeze = keras.layers.Conv2D(1, 1, activation="relu6", name="dead_relu6",
+                                  bias_initializer=keras.initializers.Constant(-100.0))(squeeze)
+    excite = keras.layers.Conv2D(4, 1, activation="sigmoid")(squeeze)
+    outputs = keras.layers.Conv2D(3, 1)(keras.layers.Multiply()([x, excite]))
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inputs, outputs))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.random((1, 16, 16, 3), np.float32)] for _ in range(4))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    path = tmp_path / "dead.tflite"
+    path.write_bytes(converter.convert())
+
+    scales = dict(tflite.integer_activation_scales(path.read_bytes()))
+    assert min(scales.values()) < tflite.MIN_ACTIVATION_SCALE
+    with pytest.raises(SpineNetLiteError, match=r"dead\.tflite: int8 tensor '.*dead_relu6.*' has a degenerate range"):
+        TFLiteRunner(path)
+
+
+def test_real_int8_exports_pass_the_range_check(folder):
+    for kind in ("tflite-int8-raw", "tflite-int8"):
+        scales = tflite.integer_activation_scales(artifact_file(kind, folder).read_bytes())
+        assert scales and min(s for _, s in scales) >= tflite.MIN_ACTIVATION_SCALE
