@@ -136,6 +136,7 @@ def test_stochastic_depth_zero_removes_drop_layers():
 @pytest.mark.parametrize("bad", [
     dict(name="spinenet49x"), dict(name="spinenet49xs", activation="gelu"), dict(name="spinenet49xs", input_size=100),
     dict(name="spinenet49xs", early_activation="gelu"), dict(name="spinenet49-full", early_activation="relu6"),
+    dict(name="spinenet49xs", early_max_level="two"), dict(name="spinenet49xs", early_max_level=9),
     dict(name="spinenet49xs", head_filter=3), dict(name="spinenet49xs", num_classes=0),
 ])
 def test_bad_arguments_raise_project_error(bad):

@@ -104,6 +104,9 @@ def _resolve(name: str, input_size: int | None, overrides: dict) -> tuple[ModelI
         act = cfg.get(key)
         if act not in ACTIVATIONS and not (key == "early_activation" and act is None):
             raise SpineNetLiteError(f"{key} {act!r}: use one of {ACTIVATIONS}{suggest(str(act), ACTIVATIONS)}")
+    level = cfg.get("early_max_level", 2)
+    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 7:
+        raise SpineNetLiteError(f"early_max_level {level!r}: use a level from 1 to 7 (2: the 1/4-resolution blocks)")
     if not 0.0 <= float(cfg["stochastic_depth"]) < 1.0:
         raise SpineNetLiteError(f"stochastic_depth {cfg['stochastic_depth']}: use a rate in [0, 1), 0 disables")
     if cfg.get("channel_rounding") not in (None, *CHANNEL_ROUNDING):
