@@ -24,6 +24,7 @@ class GraphSummary:
     ops: Counter
     macs: Counter
     partitions: int
+    params: int = 0  # distinct weights of the MAC ops plus one bias per output channel (batch norm folded in)
 
     @property
     def total_macs(self) -> int:
@@ -53,13 +54,18 @@ def summarize(path: str | Path) -> GraphSummary:
     shapes = {t["index"]: tuple(t["shape"]) for t in interpreter.get_tensor_details()}
     ops, macs = Counter(), Counter()
     partitions = 0
+    weights: dict[bytes, int] = {}  # a shared head conv appears once per level, with the same weights
     for op in interpreter._get_ops_details():  # the only per-node view the Python API offers
         if op["op_name"] == "DELEGATE":
             partitions += 1
             continue
         ops[op["op_name"]] += 1
         macs[op["op_name"]] += _op_macs(op, shapes)
-    return GraphSummary(Path(path), ops, macs, partitions)
+        if op["op_name"] in _MAC_OPS:
+            weight = op["inputs"][1]
+            outputs = shapes[weight][-1] if op["op_name"] == "DEPTHWISE_CONV_2D" else shapes[weight][0]
+            weights[interpreter.get_tensor(weight).tobytes()] = int(np.prod(shapes[weight])) + int(outputs)
+    return GraphSummary(Path(path), ops, macs, partitions, sum(weights.values()))
 
 
 def compare_markdown(summaries: list[GraphSummary]) -> str:

@@ -83,7 +83,14 @@ def resolve(spec: str, num_classes: int, input_size: int | None) -> Candidate:
 
         if not path.is_file():
             raise SpineNetLiteError(f"{path}: no such file; give a registry name, a run folder or an exported file")
-        return Candidate(path.stem, "file", file_input_size(path), None, {file_format(path): path})
+        fmt = file_format(path)
+        counts = (None, None)
+        if fmt.startswith("tflite"):  # counted from the graph: batch norm folded, so a little under Keras' params
+            from spinenet_lite.benchmarks.graph_ops import summarize
+
+            summary = summarize(path)
+            counts = (summary.params / 1e6, summary.total_macs / 1e9)
+        return Candidate(path.stem, "file", file_input_size(path), None, {fmt: path}, *counts)
     if path.exists():
         from spinenet_lite.train.checkpoint import load_trained
 

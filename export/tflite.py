@@ -16,9 +16,11 @@ import numpy as np
 from spinenet_lite.errors import SpineNetLiteError
 
 PRECISIONS = ("fp32", "fp16", "int8")
-# An int8 activation whose calibrated range is all one value (a dead ReLU channel) gets a scale near 1e-8; the
-# XNNPACK delegate of ai-edge-litert then aborts the whole process ("double free") instead of failing cleanly.
-MIN_ACTIVATION_SCALE = 1e-6
+# XNNPACK's int8 kernels take a requantization scale (input scale x weight scale / output scale for a convolution,
+# the like for MUL and ADD) below 256. An activation that was constant on every calibration image (a dead ReLU
+# channel) gets the converter's minimal range, scale 2e-6 / 255 = 7.8e-9, and the op writing it a scale of ~3000;
+# the ai-edge-litert delegate then aborts the whole process ("double free") instead of failing cleanly.
+MAX_REQUANTIZATION_SCALE = 256.0
 DETECTION_OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
 RAW_OUTPUTS = ("box_encodings", "class_logits")
 
@@ -167,39 +169,54 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
 
 
 def check_int8_ranges(flatbuffer: bytes, where: str) -> None:
-    """Raise, naming the tensor, when an integer activation has a degenerate range (scale < MIN_ACTIVATION_SCALE).
+    """Raise, naming the tensor, when an int8 op's requantization scale is out of XNNPACK's range.
 
     Called before any interpreter sees the model, because the runtime's failure is a process abort, not an error.
     """
-    for name, scale in integer_activation_scales(flatbuffer):
-        if scale < MIN_ACTIVATION_SCALE:
+    for op, name, scale in requantization_scales(flatbuffer):
+        if scale >= MAX_REQUANTIZATION_SCALE:
             raise SpineNetLiteError(
-                f"{where}: int8 tensor '{name.split(';')[0]}' has a degenerate range (scale {scale:.1e}: it was constant on every "
-                "calibration image, e.g. a dead ReLU channel) and would crash XNNPACK; export --fp16, or retrain / "
+                f"{where}: int8 {op} writing '{name.split(';')[0]}' has a requantization scale of {scale:.0f} "
+                f"(XNNPACK takes < {MAX_REQUANTIZATION_SCALE:.0f}): its output was constant on every calibration "
+                "image, e.g. a dead ReLU channel, and XNNPACK would crash on it; export --fp16, or retrain / "
                 "calibrate so that it varies")
 
 
-def integer_activation_scales(flatbuffer: bytes) -> list[tuple[str, float]]:
-    """(name, smallest scale) of every non-constant int8 / uint8 tensor; [] when `flatbuffer` is not a model.
+_PRODUCT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MUL")  # scale = in0 x in1 / out
+_SUM_OPS = ("ADD", "SUB")  # scale = each input / out
 
-    Constant tensors (weights, biases) are left out: a bias scale is the product of two scales and may be tiny.
+
+def requantization_scales(flatbuffer: bytes) -> list[tuple[str, str, float]]:
+    """(op, output tensor name, largest requantization scale) of every quantized product / sum op.
+
+    [] when `flatbuffer` is not a model: the interpreter that loads it reports that, naming the file.
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    integer = (schema.TensorType.INT8, schema.TensorType.UINT8)
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
     found = []
     try:
         model = schema.Model.GetRootAs(flatbuffer, 0)
-        for g in range(model.SubgraphsLength()):
-            subgraph = model.Subgraphs(g)
-            for t in range(subgraph.TensorsLength()):
-                tensor = subgraph.Tensors(t)
-                quant = tensor.Quantization()
-                if tensor.Type() not in integer or quant is None or quant.ScaleLength() == 0:
-                    continue
-                if model.Buffers(tensor.Buffer()).DataLength() == 0:
-                    found.append((tensor.Name().decode(), float(quant.ScaleAsNumpy().min())))
-    except Exception:  # not a flatbuffer: the interpreter that loads it reports that, naming the file
+        subgraph = model.Subgraphs(0)
+        codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+
+        def scale(index: int, pick) -> float | None:
+            quant = subgraph.Tensors(index).Quantization() if index >= 0 else None
+            return float(pick(quant.ScaleAsNumpy())) if quant is not None and quant.ScaleLength() else None
+
+        for i in range(subgraph.OperatorsLength()):
+            op = subgraph.Operators(i)
+            code = codes[op.OpcodeIndex()]
+            name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "")
+            if name not in _PRODUCT_OPS + _SUM_OPS or op.InputsLength() < 2:
+                continue
+            out = scale(op.Outputs(0), min)
+            ins = [scale(op.Inputs(k), max) for k in range(2)]
+            if out is None or None in ins:
+                continue
+            value = ins[0] * ins[1] / out if name in _PRODUCT_OPS else max(ins) / out
+            found.append((name, subgraph.Tensors(op.Outputs(0)).Name().decode(), value))
+    except Exception:
         return []
     return found
 

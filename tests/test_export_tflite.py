@@ -204,13 +204,13 @@ def test_an_int8_model_with_a_dead_activation_is_refused_in_one_line_before_xnnp
     path = tmp_path / "dead.tflite"
     path.write_bytes(converter.convert())
 
-    scales = dict(tflite.integer_activation_scales(path.read_bytes()))
-    assert min(scales.values()) < tflite.MIN_ACTIVATION_SCALE
-    with pytest.raises(SpineNetLiteError, match=r"dead\.tflite: int8 tensor '.*dead_relu6.*' has a degenerate range"):
+    scales = {name: scale for _, name, scale in tflite.requantization_scales(path.read_bytes())}
+    assert max(scales.values()) >= tflite.MAX_REQUANTIZATION_SCALE
+    with pytest.raises(SpineNetLiteError, match=r"dead\.tflite: int8 CONV_2D writing '.*dead_relu6.*' has a requant"):
         TFLiteRunner(path)
 
 
 def test_real_int8_exports_pass_the_range_check(folder):
     for kind in ("tflite-int8-raw", "tflite-int8"):
-        scales = tflite.integer_activation_scales(artifact_file(kind, folder).read_bytes())
-        assert scales and min(s for _, s in scales) >= tflite.MIN_ACTIVATION_SCALE
+        scales = tflite.requantization_scales(artifact_file(kind, folder).read_bytes())
+        assert len(scales) > 100 and max(s for _, _, s in scales) < tflite.MAX_REQUANTIZATION_SCALE

@@ -164,16 +164,22 @@ def test_upsample_is_exactly_nearest_neighbour(factor):
 
 def test_tflite_graph_runs_whole_in_one_xnnpack_partition(tmp_path):
     """The exported graph (fixed batch 1, raw outputs) has no RESIZE_NEAREST_NEIGHBOR, which the interpreter runs
-    outside XNNPACK: the int8 graph is one partition and the float graph matches Keras."""
+    outside XNNPACK: the int8 graph is one partition and the float graph matches Keras. The graph's MAC and
+    parameter counts (the benchmark's columns for a .tflite file) agree with the Keras model's."""
     from ai_edge_litert.interpreter import Interpreter
 
     from spinenet_lite.benchmarks.graph_ops import summarize
     from spinenet_lite.benchmarks.runtimes import convert, representative_images
+    from spinenet_lite.counting import count_macs, count_params
 
     keras.backend.clear_session()
     model = create_model("spinenet49xxs", num_classes=2, input_size=SIZE)
 
-    interp = Interpreter(model_path=str(convert(model, "tflite-fp32", SIZE, tmp_path, "m", [])))
+    path = convert(model, "tflite-fp32", SIZE, tmp_path, "m", [])
+    graph = summarize(path)  # the benchmark's counts for a file: the same MACs, params with batch norm folded
+    assert graph.total_macs == count_macs(model)
+    assert 0.95 * count_params(model) < graph.params < count_params(model)
+    interp = Interpreter(model_path=str(path))
     ops = [op["op_name"] for op in interp._get_ops_details()]
     assert not {"RESIZE_NEAREST_NEIGHBOR", "TILE", "BROADCAST_TO", "SHAPE"} & set(ops)
     interp.allocate_tensors()
