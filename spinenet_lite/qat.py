@@ -55,7 +55,13 @@ def load_qat(run_or_checkpoint: str | os.PathLike) -> QATModel:
     if (run_dir / FLOAT_WEIGHTS).is_file():
         load_weights_checked(float_model, run_dir / FLOAT_WEIGHTS, recipe.model.name)
     model = quantize_model(float_model)
-    load_weights_checked(model, run_dir / QAT_WEIGHTS, recipe.model.name)
+    try:
+        load_weights_checked(model, run_dir / QAT_WEIGHTS, recipe.model.name)
+    except SpineNetLiteError:
+        raise SpineNetLiteError(
+            f"{run_dir / QAT_WEIGHTS}: does not fit the QAT graph of {recipe.model.name} (written for another model, "
+            "or by a spinenet-lite older than 2026-11-30's leaner QAT graph); run `spinenet-lite qat --from RUN` "
+            "again") from None
     return QATModel(model, recipe, class_names, run_dir / QAT_WEIGHTS, float_model)
 
 

@@ -147,6 +147,39 @@ def per_call_outputs(model, names: set):
     return rebuilt
 
 
+def pairwise_adds(model):
+    """The same model with every Add of three or more inputs as a chain of two-input Adds (the last keeps the name).
+
+    One Add over three inputs lowers to two ADD ops with an unquantized sum between them, which the converter
+    leaves in float, framed by DEQUANTIZE / QUANTIZE; each two-input Add gets its own fake-quant range. Done
+    here, not in the float model, because tf_keras loads .h5 weights by layer order, which a new layer can move.
+    """
+    from spinenet_lite.keras import keras
+
+    config = model.get_config()
+    layers, changed = [], False
+    for entry in config["layers"]:
+        refs = entry["inbound_nodes"][0] if entry["inbound_nodes"] else []
+        if entry["class_name"] != "Add" or len(entry["inbound_nodes"]) != 1 or len(refs) < 3:
+            layers.append(entry)
+            continue
+        changed = True
+        name, total = entry["name"], refs[0]
+        for i, ref in enumerate(refs[1:], start=2):
+            step = name if i == len(refs) else f"{name}_{i - 1}"
+            layers.append({"class_name": "Add", "name": step, "config": {**entry["config"], "name": step},
+                           "inbound_nodes": [[total, ref]]})
+            total = [step, 0, 0, {}]
+    if not changed:
+        return model
+    config["layers"] = layers
+    rebuilt = keras.Model.from_config(config, custom_objects=custom_objects())
+    for layer in model.layers:
+        if layer.weights:
+            rebuilt.get_layer(layer.name).set_weights(layer.get_weights())
+    return rebuilt
+
+
 def quantize_model(model):
     """A QAT copy of a float tf_keras detector, faithful to the int8 graph TFLite will run.
 
@@ -163,7 +196,7 @@ def quantize_model(model):
     qk = tfmot.quantization.keras
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import default_8bit_quantize_registry
 
-    model = split_separable(model)
+    model = pairwise_adds(split_separable(model))
     conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
     def quantized_downstream(layer):
@@ -173,15 +206,29 @@ def quantize_model(model):
         return bool(consumers) and all(isinstance(c, (keras.layers.BatchNormalization, keras.layers.ReLU))
                                        for c in consumers)
 
+    def ranged_by_concat(layer):
+        """True when every consumer is a Reshape into the outputs' concatenation (the head's predictors): TFLite
+        quantizes them at the concatenation's range, one for all levels, so they need no range of their own (one
+        would become a requantize op per level)."""
+        consumers = [node.outbound_layer for node in layer._outbound_nodes]
+        return bool(consumers) and all(isinstance(c, keras.layers.Reshape) and c._outbound_nodes and all(
+            isinstance(n.outbound_layer, keras.layers.Concatenate) for n in c._outbound_nodes) for c in consumers)
+
+    def copies_its_input(layer):
+        """A concatenation of one tensor with itself (the upsample's copies): its int8 output is the input's."""
+        return isinstance(layer, keras.layers.Concatenate) and len({id(t) for t in layer.input}) == 1
+
     shared = {layer.name for layer in model.layers
-              if isinstance(layer, conv_types) and len(layer._inbound_nodes) > 1 and not quantized_downstream(layer)}
+              if isinstance(layer, conv_types) and len(layer._inbound_nodes) > 1 and not quantized_downstream(layer)
+              and not ranged_by_concat(layer)}
     if shared:
         model = per_call_outputs(model, shared)
     registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
     configs = quantize_configs()
     # no fake-quant on these convs' own output: batch norm follows (TFLite folds it), or a per-call Identity
-    unquantized_output = {layer.name for layer in model.layers
-                          if isinstance(layer, conv_types) and (quantized_downstream(layer) or layer.name in shared)}
+    unquantized_output = {layer.name for layer in model.layers if isinstance(layer, conv_types) and (
+        quantized_downstream(layer) or layer.name in shared or ranged_by_concat(layer))}
+    pass_through = {layer.name for layer in model.layers if copies_its_input(layer)}
 
     def annotate(layer):
         clone = layer.__class__.from_config(layer.get_config())
@@ -191,6 +238,8 @@ def quantize_model(model):
             config = registry.get_quantize_config(clone)
             config.activation_attrs = []  # no fake-quant between conv and its batch norm
             return qk.quantize_annotate_layer(clone, config)
+        if layer.name in pass_through:
+            return qk.quantize_annotate_layer(clone, configs["NoOpQuantizeConfig"]())
         if registry.supports(layer):
             return qk.quantize_annotate_layer(clone)
         if type(layer).__name__ == "StochasticDepth":
