@@ -142,7 +142,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run):
     assert levels == 5
     assert not ranges("quant_box_tower_conv0_dw")  # the shared layer quantizes only its kernel
     got = [ranges(f"quant_box_tower_conv0_dw_q{i}")[0] for i in range(levels)]
-    assert len(set(np.round(got, 4))) == levels  # five different ranges
+    assert len(set(got)) == levels  # five ranges (one quantizer for all levels would give one value)
 
     # the predictor: no range of its own, no per-level Identity; the concatenation's range covers every level
     assert not ranges("quant_box_predict")
