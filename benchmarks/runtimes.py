@@ -52,12 +52,10 @@ def tflite_interpreter(model: bytes | str | os.PathLike, threads: int):
 
     from spinenet_lite.export.tflite import check_int8_ranges
 
-    content = bytes(model) if isinstance(model, (bytes, bytearray)) else Path(model).read_bytes()
-    check_int8_ranges(content, "tflite model" if isinstance(model, (bytes, bytearray)) else str(model))
-    if isinstance(model, (bytes, bytearray)):
-        interpreter = Interpreter(model_content=bytes(model), num_threads=threads)
-    else:
-        interpreter = Interpreter(model_path=str(model), num_threads=threads)
+    in_memory = isinstance(model, (bytes, bytearray))
+    content = bytes(model) if in_memory else Path(model).read_bytes()  # read once: checked, then loaded
+    check_int8_ranges(content, "tflite model" if in_memory else str(model))
+    interpreter = Interpreter(model_content=content, num_threads=threads)
     interpreter.allocate_tensors()
     return interpreter
 
