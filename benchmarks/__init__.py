@@ -1,1 +1,1 @@
-"""The benchmark harness and the scripts behind the README figures."""
+"""The benchmark harness and the scripts behind the measured figures (docs/results.md)."""

@@ -120,7 +120,7 @@ def peer_ratios(rows: list) -> list[tuple[str, str, str, int, float, float, floa
 
 
 def peer_ratio_markdown(rows: list) -> str:
-    """The ours / peer latency table (the issue's target: 49xs int8 no slower than MobileNetV3-Large int8)."""
+    """The ours / peer latency table (the target: 49xs int8 no slower than MobileNetV3-Large int8)."""
     from spinenet_lite.benchmarks.report import markdown_table
 
     return markdown_table(["ours", "peer", "format", "threads", "ours ms", "peer ms", "ours / peer"],

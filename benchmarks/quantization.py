@@ -2,9 +2,9 @@
 
 Each artifact is exported by `spinenet_lite.export.api.export` (the shipped path: detection op + metadata) and
 evaluated by the parity gate (the training evaluator, validation split). QAT int8 comes from `RUN/qat/`, written
-by `spinenet_lite.qat.qat` when missing. Target (issue 4): QAT int8 within 1.0 AP of float.
+by `spinenet_lite.qat.qat` when missing. Target: QAT int8 within 1.0 AP of float.
 
-    python benchmarks/quantization.py runs/quickstart [runs/bccd_49xs] [--qat-epochs 2] [--set train.qat_learning_rate=0.001]
+    python benchmarks/quantization.py runs/quickstart [runs/bccd_49xs] [--qat-epochs 2] [--set train.qat_learning_rate=0.002]
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Formats: keras (tf.function, TF's own thread pool), tflite-fp32 / tflite-fp16 / tflite-int8 (ai-edge-litert with
 its default XNNPACK delegate) and onnx (ONNX Runtime, CPU provider, or TensorRT / CUDA when present). Conversion
-goes through the export engineer's converters when they exist (`spinenet_lite.export.tflite` / `.onnx`) so
+goes through the export package's converters when they are installed (`spinenet_lite.export.tflite` / `.onnx`) so
 benchmarked files are the shipped files; a raw `tf.lite.TFLiteConverter` / `tf2onnx` call is the fallback.
 """
 from __future__ import annotations
@@ -132,7 +132,7 @@ def convert(model, fmt: str, input_size: int, out_dir: Path, name: str,
 
 
 def _shipped_tflite(model, precision: str, input_size: int, calibration: list[np.ndarray]) -> bytes:
-    """The export engineer's converter with raw outputs (no NMS, equal work for every model); else the fallback."""
+    """The shipped TFLite converter with raw outputs (no NMS, equal work for every model); else the fallback."""
     try:
         from spinenet_lite.export import tflite as export_tflite
     except ImportError:

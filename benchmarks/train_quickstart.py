@@ -1,4 +1,4 @@
-"""Quickstart figure: train the quickstart recipe end to end, report val mAP and wall time as a README row.
+"""Quickstart figure: train the quickstart recipe end to end, report val AP and wall time as a docs/results.md row.
 
     python benchmarks/train_quickstart.py [--out runs/quickstart]
 """

@@ -1,7 +1,7 @@
 """Training throughput (images/s) of a model on this machine: real data pipeline, real train step.
 
     python benchmarks/train_throughput.py --model spinenet49xs --size 384 --batch 8
-Prints a Markdown row for the README.
+Prints a Markdown row for docs/results.md.
 """
 from __future__ import annotations
 

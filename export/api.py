@@ -20,7 +20,7 @@ from spinenet_lite.export.formats import Target, check_installed, plan_targets
 
 LABELS_FILE = "labels.txt"
 # Below this score threshold TFLite's per-class NMS gets most anchor-class pairs as candidates: spinenet49xxs @256,
-# 80 classes took 329 ms at 0.005 against 16 ms at 0.05 (README, export figures).
+# 80 classes took 329 ms at 0.005 against 16 ms at 0.05 (docs/results.md, export and quantization).
 SLOW_NMS_SCORE_THRESHOLD = 0.01
 
 logger = logging.getLogger(__name__)

@@ -62,7 +62,7 @@ def frozen_raw_function(model):
 
     Why: handing the Keras model to the converter as its trackable object makes it write a full Keras SavedModel
     (tracing every layer's call and the gradient of every swish) and read it back: about 7 minutes for the real
-    spinenet49xs at 64 px on the shared machine. A frozen graph converts in seconds (see export/README.md).
+    spinenet49xs at 64 px on a 2-core CPU. A frozen graph converts in seconds (see export/README.md).
     """
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 

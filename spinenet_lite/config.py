@@ -24,7 +24,7 @@ class ModelConfig:
     input_size: int = 384
     activation: str = "swish"
     # e.g. relu6: used instead of `activation` on the expanded tensors of the level 1-2 MBConv blocks (mobile
-    # models); None: `activation` everywhere, as the paper. Measured in the README ("Activation").
+    # models); None: `activation` everywhere, as the paper. Measured in docs/ablations.md.
     early_activation: str | None = None
     # Overrides forwarded to create_model (e.g. head_filters); keys are checked by the registry.
     overrides: dict = field(default_factory=dict)
@@ -69,12 +69,12 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # 0: once per epoch
     max_minutes: float = 0.0  # 0: no time budget
     # The last N epochs train with batch norm frozen (moving statistics, fixed scale and offset), so the weights
-    # settle on the statistics inference uses; measured on the quickstart: val AP50 0.70 -> 0.88 (README).
+    # settle on the statistics inference uses; measured on the quickstart: val AP50 70 -> 88 (docs/results.md).
     # A model trained from scratch keeps at least its first epoch unfrozen (QAT, from trained weights, freezes all).
     freeze_bn_epochs: int = 0
     qat_epochs: int = 2
     # BCCD 49xs (float lr 0.08, batch 8), 2 QAT epochs, val AP vs 55.2 float: lr 0 54.5, 0.0004 54.7, 0.001 54.9,
-    # 0.004 53.4 (README).
+    # 0.004 53.4 (docs/ablations.md).
     qat_learning_rate: float = 0.001
     qat_freeze_bn: bool = True  # QAT fine-tunes with batch norm frozen (all QAT epochs)
 

@@ -71,7 +71,7 @@ def load_detector(model: str | Path, conf: float = 0.25, classes: str | Path | N
 
 
 def _tflite_detector(path: Path) -> tuple[Callable, int]:
-    """(detect_fn, input size) of a `.tflite`, through the export engineer's runtime wrapper."""
+    """(detect_fn, input size) of a `.tflite`, through the export package's runtime wrapper."""
     try:
         from spinenet_lite.export.runtime import tflite_detect_fn
     except ImportError:

@@ -60,7 +60,7 @@ def load_qat(run_or_checkpoint: str | os.PathLike) -> QATModel:
     except SpineNetLiteError:
         raise SpineNetLiteError(
             f"{run_dir / QAT_WEIGHTS}: does not fit the QAT graph of {recipe.model.name} (written for another model, "
-            "or by a spinenet-lite older than 2026-11-30's leaner QAT graph); run `spinenet-lite qat --from RUN` "
+            "or by an earlier spinenet-lite whose QAT graph had more quantizers); run `spinenet-lite qat --from RUN` "
             "again") from None
     return QATModel(model, recipe, class_names, run_dir / QAT_WEIGHTS, float_model)
 

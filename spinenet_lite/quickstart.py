@@ -59,7 +59,7 @@ def export_int8(qs: QuickstartResult) -> list[str]:
                     *(f"    {line}" for line in format_table(result.rows).splitlines())]
 
 
-# Steps run after training + evaluation, in order (the export engineer appends int8 export + parity here).
+# Steps run after training + evaluation, in order: int8 export + parity gate.
 EXTRA_STEPS: list[Callable[[QuickstartResult], list[str]]] = [export_int8]
 
 

@@ -118,10 +118,10 @@ def test_detection_op_keeps_every_class_of_an_anchor(tmp_path):
 def test_int8_top_detections_match_float(int8_with_metadata, folder):
     """On real BCCD images int8's top detection has fp32's class and overlaps its box (IoU >= 0.4).
 
-    The fixture model is untrained (seeded) and, since the resample reorder of 2026-11-30, every box it finds
+    The fixture model is untrained (seeded) and every box it finds
     touches the image border: its top box is a sliver whose clipped width rests on a large, coarsely quantized
     encoding (seen: x 0-0.12 in fp32, 0-0.055 in int8, IoU 0.45), so the bar is overlap, not 0.05 per coordinate.
-    A trained fixture model would allow the stricter check (open)."""
+    A trained fixture model would allow a stricter check."""
     batch = real_images(2)
     fp32 = tflite_detect_fn(artifact_file("tflite-fp32", folder))
     for a, b in zip(fp32(batch), tflite_detect_fn(int8_with_metadata)(batch)):

@@ -1,5 +1,5 @@
 """QAT: a real SpineNet-49XXS float run on BCCD (64 px) fine-tuned by `qat` with the project's trainer, then
-exported to int8 TFLite; the int8 model must agree with the QAT Keras model on real images (the issue's gate)."""
+exported to int8 TFLite; the int8 model must agree with the QAT Keras model on real images (the QAT export gate)."""
 from __future__ import annotations
 
 import dataclasses
@@ -154,7 +154,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run):
 
 
 def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
-    """The issue's gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
+    """The QAT export gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
     from spinenet_lite.anchors import generate_anchors
     from spinenet_lite.export import tflite
     from spinenet_lite.export.runtime import TFLiteRunner

@@ -109,7 +109,7 @@ def test_two_replica_mirrored_matches_one_device(tmp_path):
     # Same global batch, synced BN, gradients summed over replicas: the same loss before and after the first update
     # (measured gap 8e-5 relative). From the second update on, float32 rounding alone decides: ONE device fed the
     # same batch in another order (images 2,3,0,1) gives 2.937, 2.944, 3.101 vs 2.937, 3.081, 2.935 (measured
-    # 2026-11-23, lr 0.01), since this net at 64 px amplifies ~1e-7 rounding to ~5e-4 in its first gradient and
+    # at lr 0.01), since this net at 64 px amplifies ~1e-7 rounding to ~5e-4 in its first gradient and
     # to ~50% in its second. So later losses are only held to that spread: a wrong aggregation (x2 gradients, a
     # replica's share lost) moves them further.
     np.testing.assert_allclose(two[:1], one[:1], rtol=1e-4)
