@@ -1,6 +1,6 @@
 """Recipes: a few shallow dataclasses with defaults, and YAML files that override them.
 
-One owner per field. A recipe names a registered model; the architecture itself never lives in a recipe.
+Each field lives in one section. A recipe names a registered model; the architecture itself never lives in a recipe.
 Unknown or mistyped keys are errors that name the key and suggest the closest valid one.
 """
 from __future__ import annotations
