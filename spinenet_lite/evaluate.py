@@ -27,7 +27,15 @@ def _quiet(*args: Any, **kwargs: Any) -> None:
 
 
 def dataset_to_coco(dataset: Any, class_names: Sequence[str] | None = None) -> dict:
-    """COCO ground truth (dict) from a DetectionDataset: xyxy -> xywh, area w*h, iscrowd 0, ids 1..C."""
+    """COCO ground truth (dict) of a DetectionDataset, category ids 1..C.
+
+    A COCO-format dataset is scored against its own annotation file (crowd regions and areas as written there,
+    see `data.coco.coco_ground_truth`); any other: xyxy -> xywh, area w*h, iscrowd 0.
+    """
+    if getattr(dataset, "coco_source", None) is not None:
+        from spinenet_lite.data.coco import coco_ground_truth
+
+        return coco_ground_truth(dataset, None if class_names is None else tuple(class_names))
     names = list(class_names if class_names is not None else dataset.class_names)
     images, annotations = [], []
     for sample in dataset.samples:

@@ -5,6 +5,10 @@ box), below ``unmatched_threshold`` (default: the same value, as in the paper) i
 it is ignored (-2). Each ground-truth box is also force-matched to its best anchor, so a box too small or too
 oddly shaped to reach the threshold with any anchor still trains one. Pure TF ops with a dynamic number of
 boxes (zero included; padded rows with label < 0 are ignored), so ``tf.data`` can ``map`` it.
+
+Rows labelled ``IGNORE`` (-2) are crowd regions (COCO ``iscrowd: 1``): they never match, and an anchor that is
+not positive and lies at least ``CROWD_IOA`` inside one (intersection over the anchor's area, the overlap
+COCO evaluation uses to ignore detections on crowds) is ignored: neither positive nor negative.
 """
 from __future__ import annotations
 
@@ -13,20 +17,29 @@ from spinenet_lite.keras import tf
 
 BACKGROUND = -1
 IGNORE = -2
+CROWD_IOA = 0.5
+
+
+def _area(boxes: tf.Tensor) -> tf.Tensor:
+    y0, x0, y1, x1 = tf.unstack(boxes, axis=-1)
+    return tf.maximum(y1 - y0, 0.0) * tf.maximum(x1 - x0, 0.0)
+
+
+def _intersection(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Intersection areas ``[Na, Nb]`` of two sets of yxyx boxes."""
+    ay0, ax0, ay1, ax1 = [t[:, None] for t in tf.unstack(a, axis=-1)]
+    by0, bx0, by1, bx1 = [t[None, :] for t in tf.unstack(b, axis=-1)]
+    ih = tf.maximum(tf.minimum(ay1, by1) - tf.maximum(ay0, by0), 0.0)
+    iw = tf.maximum(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0), 0.0)
+    return ih * iw
 
 
 def pairwise_iou(boxes_a: tf.Tensor, boxes_b: tf.Tensor) -> tf.Tensor:
     """IoU matrix ``[Na, Nb]`` between two sets of ``[ymin, xmin, ymax, xmax]`` boxes (0 where union is 0)."""
     a = tf.convert_to_tensor(boxes_a, tf.float32)
     b = tf.convert_to_tensor(boxes_b, tf.float32)
-    ay0, ax0, ay1, ax1 = [t[:, None] for t in tf.unstack(a, axis=-1)]
-    by0, bx0, by1, bx1 = [t[None, :] for t in tf.unstack(b, axis=-1)]
-    ih = tf.maximum(tf.minimum(ay1, by1) - tf.maximum(ay0, by0), 0.0)
-    iw = tf.maximum(tf.minimum(ax1, bx1) - tf.maximum(ax0, bx0), 0.0)
-    inter = ih * iw
-    area_a = tf.maximum(ay1 - ay0, 0.0) * tf.maximum(ax1 - ax0, 0.0)
-    area_b = tf.maximum(by1 - by0, 0.0) * tf.maximum(bx1 - bx0, 0.0)
-    union = area_a + area_b - inter
+    inter = _intersection(a, b)
+    union = _area(a)[:, None] + _area(b)[None, :] - inter
     return tf.math.divide_no_nan(inter, union)
 
 
@@ -73,7 +86,12 @@ def assign_targets(boxes_yxyx, labels, anchors, iou_threshold: float = 0.5,
     match = tf.where(forced, forced_match, match)
 
     positive = tf.logical_or(forced, best_iou >= iou_threshold)
+    crowd = tf.equal(labels, IGNORE)  # [M+1]
+    anchor_yxyx = cyxhw_to_yxyx(anchors)
+    ioa = tf.math.divide_no_nan(_intersection(anchor_yxyx, boxes), _area(anchor_yxyx)[:, None])
+    on_crowd = tf.reduce_max(tf.where(crowd[None, :], ioa, 0.0), axis=1) >= CROWD_IOA
     background = tf.logical_and(tf.logical_not(positive), best_iou < unmatched_threshold)
+    background = tf.logical_and(background, tf.logical_not(on_crowd))
     cls_targets = tf.where(positive, tf.gather(labels, match),
                            tf.where(background, BACKGROUND, IGNORE))
     encoded = encode_boxes(tf.gather(boxes, match), anchors)

@@ -1,6 +1,9 @@
 """COCO JSON reader: `images`, `annotations` (bbox = [x, y, w, h] pixels) and `categories`.
 
 Category ids map to contiguous class indices in ascending id order (or to a fixed `class_names` list by name).
+Crowd annotations (`iscrowd: 1`) are kept apart as `Sample.crowd_boxes`: training ignores anchors on them, and
+evaluation scores against the file's own annotations (`coco_ground_truth`), crowd regions and areas included,
+as pycocotools does on the same file.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from spinenet_lite.data.dataset import (
+    CocoSource,
     DetectionDataset,
     ProblemLog,
     clean_boxes,
@@ -71,7 +75,7 @@ def read_coco(annotation_file: str | Path, image_root: str | Path | None = None,
             continue
         anns_by_image[ann["image_id"]].append(ann)
 
-    samples, seen_ids, seen_files = [], set(), set()
+    samples, seen_ids, seen_files, id_pairs = [], set(), set(), []
     for img in data["images"]:
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             log.add(annotation_file, "bad_annotation", f"image entry {str(img)[:60]} lacks id or file_name; skipped")
@@ -89,7 +93,7 @@ def read_coco(annotation_file: str | Path, image_root: str | Path | None = None,
         size = probe_image(path, log, (int(img.get("width") or 0), int(img.get("height") or 0)))
         if size is None:
             continue
-        boxes, labels = [], []
+        boxes, labels, crowd = [], [], []
         for ann in anns_by_image.get(image_id, []):
             cid = ann.get("category_id")
             if cid not in cat_to_label:
@@ -102,13 +106,55 @@ def read_coco(annotation_file: str | Path, image_root: str | Path | None = None,
                 log.add(path, "bad_annotation", f"annotation {ann.get('id')} bbox {bbox!r} is not [x, y, w, h]")
                 continue
             x, y, w, h = (float(v) for v in bbox)
+            if ann.get("iscrowd"):
+                crowd.append([x, y, x + w, y + h])
+                continue
             boxes.append([x, y, x + w, y + h])
             labels.append(cat_to_label[cid])
         boxes, labels = clean_boxes(boxes, labels, size[0], size[1], log, path)
+        crowd, _ = clean_boxes(crowd, [0] * len(crowd), size[0], size[1], log, f"{path} (crowd)")
         numeric_id = image_id if isinstance(image_id, int) else len(samples)
-        samples.append(make_sample(numeric_id, path, size[0], size[1], boxes, labels))
+        id_pairs.append((image_id, numeric_id))
+        samples.append(make_sample(numeric_id, path, size[0], size[1], boxes, labels, crowd))
     unknown_images = set(anns_by_image) - seen_ids
     if unknown_images:
         log.add(annotation_file, "bad_annotation", f"{sum(len(anns_by_image[i]) for i in unknown_images)} "
                 f"annotations refer to {len(unknown_images)} unknown image ids; skipped")
-    return DetectionDataset(names, tuple(samples), root, tuple(log.items))
+    label_to_cat = {label: cid for cid, label in cat_to_label.items()}
+    source = CocoSource(annotation_file, tuple(label_to_cat.get(i, -1) for i in range(len(names))),
+                        tuple(id_pairs))
+    return DetectionDataset(names, tuple(samples), root, tuple(log.items), source)
+
+
+def coco_ground_truth(dataset: DetectionDataset, class_names: tuple[str, ...] | None = None) -> dict:
+    """The COCO ground truth of a COCO-format dataset, from its own annotation file.
+
+    Every annotation of the dataset's images and classes is kept as the file has it (bbox, area, iscrowd), so
+    scores equal pycocotools' on the file; only ids are renumbered to the dataset's (image_id of the Sample,
+    category id = class index + 1) and images the reader skipped are left out.
+    """
+    source = dataset.coco_source
+    if source is None:
+        raise SpineNetLiteError(f"{dataset.root}: not read from a COCO file; no annotation file to score against")
+    data = _load_json(Path(source.annotation_file))
+    present = {int(s.image_id) for s in dataset.samples}  # a subset (dataset.replace) keeps only its images
+    image_ids = {file_id: sample_id for file_id, sample_id in source.image_ids if sample_id in present}
+    categories = {cid: label for label, cid in enumerate(source.category_ids) if cid != -1}
+    names = list(class_names if class_names is not None else dataset.class_names)
+    images = [{"id": int(s.image_id), "width": int(s.width), "height": int(s.height), "file_name": Path(s.path).name}
+              for s in dataset.samples]
+    annotations = []
+    for ann in data.get("annotations") or []:
+        if not isinstance(ann, dict) or ann.get("image_id") not in image_ids or ann.get("category_id") not in categories:
+            continue
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+            continue
+        x, y, w, h = (float(v) for v in bbox)
+        annotations.append({
+            "id": len(annotations) + 1, "image_id": image_ids[ann["image_id"]],
+            "category_id": categories[ann["category_id"]] + 1, "bbox": [x, y, w, h],
+            "area": float(ann["area"]) if "area" in ann else w * h, "iscrowd": int(bool(ann.get("iscrowd", 0))),
+        })
+    return {"images": images, "annotations": annotations,
+            "categories": [{"id": i + 1, "name": str(n)} for i, n in enumerate(names)]}

@@ -51,6 +51,21 @@ class Sample:
     height: int
     boxes: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
+    # COCO crowd regions (`iscrowd: 1`), xyxy pixels: never positives or negatives in training.
+    crowd_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32), repr=False)
+
+
+@dataclass(frozen=True)
+class CocoSource:
+    """Where a COCO-format dataset came from, so evaluation scores against the file's own annotations.
+
+    `category_ids[i]` is the file's category id of class index i; `image_ids` pairs each file image id with
+    the Sample's image_id (they differ when the file uses string ids).
+    """
+
+    annotation_file: Path
+    category_ids: tuple[int, ...]
+    image_ids: tuple[tuple, ...]
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,7 @@ class DetectionDataset:
     samples: tuple[Sample, ...]
     root: Path
     problems: tuple[Problem, ...] = ()
+    coco_source: CocoSource | None = None
 
     @property
     def num_classes(self) -> int:
@@ -150,7 +166,7 @@ def clean_boxes(
     return boxes[keep], labels[keep]
 
 
-def make_sample(image_id: int, path: Path, width: int, height: int, boxes, labels) -> Sample:
+def make_sample(image_id: int, path: Path, width: int, height: int, boxes, labels, crowd_boxes=()) -> Sample:
     """A Sample with arrays in the canonical dtypes and shapes."""
     return Sample(
         image_id=int(image_id),
@@ -159,6 +175,7 @@ def make_sample(image_id: int, path: Path, width: int, height: int, boxes, label
         height=int(height),
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         labels=np.asarray(labels, np.int32).reshape(-1),
+        crowd_boxes=np.asarray(crowd_boxes, np.float32).reshape(-1, 4),
     )
 
 

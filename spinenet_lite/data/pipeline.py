@@ -17,6 +17,7 @@ from spinenet_lite.data.dataset import DetectionDataset
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.keras import tf
 from spinenet_lite.preprocess import letterbox, load_image
+from spinenet_lite.targets import IGNORE
 
 logger = logging.getLogger(__name__)
 MAX_BOXES = 100  # boxes per image in the padded {"boxes", "labels"} output
@@ -25,8 +26,9 @@ MAX_BOXES = 100  # boxes per image in the padded {"boxes", "labels"} output
 class _Loader:
     """Decodes sample i; remembers which files failed so the warning names them once."""
 
-    def __init__(self, ds: DetectionDataset) -> None:
+    def __init__(self, ds: DetectionDataset, with_crowd: bool) -> None:
         self.samples = ds.samples
+        self.with_crowd = with_crowd
         self.failed: dict[str, str] = {}
 
     def __call__(self, index: np.int64):
@@ -39,6 +41,9 @@ class _Loader:
                 logger.warning("skipping unreadable image (%d so far): %s", len(self.failed), err)
             return np.zeros((1, 1, 3), np.uint8), sample.boxes, sample.labels, False
         # Boxes were checked against the header size; a mismatch here means the file changed since reading.
+        if self.with_crowd and len(sample.crowd_boxes):  # crowd regions ride along labelled IGNORE
+            return (image, np.concatenate([sample.boxes, sample.crowd_boxes]),
+                    np.concatenate([sample.labels, np.full(len(sample.crowd_boxes), IGNORE, np.int32)]), True)
         return image, sample.boxes, sample.labels, True
 
 
@@ -58,7 +63,7 @@ def make_dataset(
     S x S, drop_remainder. Eval: letterbox only, in dataset order, last partial batch kept.
     With `target_fn(boxes_yxyx, labels) -> (cls_targets, box_targets)` (e.g. assign_targets with anchors bound),
     yields (images, {"cls_targets", "box_targets"}); otherwise (images, {"boxes" [B, max_boxes, 4] normalised yxyx,
-    "labels" [B, max_boxes] padded with -1}) plus, in eval, "image_id" and "scale" (letterbox scale) per image.
+    "labels" [B, max_boxes] padded with -1; in training crowd regions are rows labelled -2}) plus, in eval, "image_id" and "scale" (letterbox scale) per image.
     Deterministic for a given seed.
     """
     if len(ds) == 0:
@@ -67,7 +72,7 @@ def make_dataset(
         raise SpineNetLiteError(f"{ds.root}: {len(ds)} images is fewer than batch size {batch_size}; lower "
                                 "train.batch_size")
     cfg = data_cfg or DataConfig()
-    loader = _Loader(ds)
+    loader = _Loader(ds, with_crowd=training)
     ids = tf.constant([s.image_id for s in ds.samples], tf.int64)
 
     def load(index, rand):
