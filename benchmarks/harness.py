@@ -92,7 +92,7 @@ def resolve(spec: str, num_classes: int, input_size: int | None) -> Candidate:
             counts = (summary.params / 1e6, summary.total_macs / 1e9)
         return Candidate(path.stem, "file", file_input_size(path), None, {fmt: path}, *counts)
     if path.exists():
-        from spinenet_lite.train.checkpoint import load_trained
+        from spinenet_lite.runs import load_trained
 
         trained = load_trained(path)
         model = trained.model

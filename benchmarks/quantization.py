@@ -14,13 +14,15 @@ from pathlib import Path
 
 import click
 
+from spinenet_lite.runs import QAT_DIR, QAT_WEIGHTS, RECIPE_FILE
+
 QAT_TARGET = 1.0  # AP points
 
 
 def artifacts_for(run: Path, qat_epochs: int | None, redo: bool, overrides: tuple = ()) -> tuple[dict, float]:
     """Export fp16 and PTQ int8 from the float run and int8 from its QAT folder (training QAT if needed)."""
     from spinenet_lite.export.api import export
-    from spinenet_lite.qat import QAT_WEIGHTS, qat
+    from spinenet_lite.qat import qat
 
     out = run / "quantization"
     artifacts, qat_minutes = {}, 0.0
@@ -29,7 +31,7 @@ def artifacts_for(run: Path, qat_epochs: int | None, redo: bool, overrides: tupl
         if redo or not (folder / f"model_{precision}.tflite").is_file():
             export(run, ["tflite"], precision=precision, out=folder, overwrite=True, gate=False)
         artifacts[label] = folder / f"model_{precision}.tflite"
-    qat_dir = run / "qat"
+    qat_dir = run / QAT_DIR
     if redo or not (qat_dir / QAT_WEIGHTS).is_file():
         tic = time.perf_counter()
         qat(None, run, out=qat_dir, epochs=qat_epochs, overrides=overrides, overwrite=True, progress=False)
@@ -46,8 +48,7 @@ def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int, overrid
     from spinenet_lite.data import load_dataset
     from spinenet_lite.evaluate import evaluate, keras_detect_fn
     from spinenet_lite.export.parity import parity_gate
-    from spinenet_lite.qat import load_qat
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_qat, load_trained
 
     artifacts, qat_minutes = artifacts_for(run, qat_epochs, redo, overrides)
     trained = load_trained(run)
@@ -58,7 +59,7 @@ def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int, overrid
     val = load_dataset(recipe.data, "val")
     rows = parity_gate(keras_detect_fn(trained.model, size, **kwargs), {k: str(v) for k, v in artifacts.items()},
                        val, size, threads=threads)
-    qat_keras = evaluate(keras_detect_fn(load_qat(run / "qat").model, size, **kwargs), val, size, batch_size=8)
+    qat_keras = evaluate(keras_detect_fn(load_qat(run / QAT_DIR).model, size, **kwargs), val, size, batch_size=8)
     out = [{"run": str(run), "model": recipe.model.name, "input": size, "format": r.label, "AP": r.ap,
             "AP50": r.ap50, "dAP": r.delta, "MB": r.size_bytes / 1e6, "ms": r.latency_ms} for r in rows]
     ap = 100 * max(float(qat_keras["AP"]), 0.0)
@@ -90,7 +91,7 @@ def markdown(rows: list[dict]) -> str:
 def main(runs: tuple, overrides: tuple, qat_epochs: int | None, redo: bool, threads: int, json_path: str | None) -> None:
     """AP of float / fp16 / PTQ int8 / QAT int8 per run, as Markdown rows (default: runs/quickstart + runs/bccd*)."""
     paths = [Path(r) for r in runs] or [p for p in [Path("runs/quickstart"), *sorted(Path("runs").glob("bccd*"))]
-                                        if (p / "recipe.yaml").is_file()]
+                                        if (p / RECIPE_FILE).is_file()]
     if not paths:
         raise click.UsageError("no trained run: pass RUNS or train one with `spinenet-lite quickstart`")
     rows = []

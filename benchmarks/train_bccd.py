@@ -29,7 +29,7 @@ def main(data: str, minutes: float, epochs: int, lr: float, out: str, resume: bo
     from spinenet_lite.config import load_recipe
     from spinenet_lite.data import load_dataset
     from spinenet_lite.evaluate import evaluate, keras_detect_fn
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
     from spinenet_lite.train.trainer import train
 
     recipe = load_recipe("49xs", [

@@ -25,7 +25,7 @@ def main(model: str, size: int, batch: int, steps: int, recipe: str) -> None:
     from spinenet_lite.data.pipeline import make_dataset
     from spinenet_lite.keras import keras, tf
     from spinenet_lite.targets import assign_targets
-    from spinenet_lite.train.checkpoint import build_model
+    from spinenet_lite.runs import build_model
     from spinenet_lite.train.step import make_train_step
 
     r = load_recipe(recipe, [f"model.name={model}", f"model.input_size={size}", f"train.batch_size={batch}"])

@@ -11,14 +11,13 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.export.formats import Target, check_installed, plan_targets
+from spinenet_lite.runs import EXPORT_DIR, LABELS_FILE, Trained, load_run, write_classes_file
 
-LABELS_FILE = "labels.txt"
 # Below this score threshold TFLite's per-class NMS gets most anchor-class pairs as candidates: spinenet49xxs @256,
 # 80 classes took 329 ms at 0.005 against 16 ms at 0.05 (docs/results.md, export and quantization).
 SLOW_NMS_SCORE_THRESHOLD = 0.01
@@ -44,35 +43,6 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         parent = parent.parent
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SpineNetLiteError(f"{parent}: folder is not writable; choose another --out")
-
-
-def calibration_images(recipe, input_size: int, count: int) -> Callable[[], Iterator[np.ndarray]]:
-    """A generator factory over the first `count` training images of the recipe's data, letterboxed."""
-    from spinenet_lite.data import load_dataset
-    from spinenet_lite.preprocess import letterbox, load_image
-
-    samples = list(load_dataset(recipe.data, "train").samples)[:count]
-    if not samples:
-        raise SpineNetLiteError(f"data {recipe.data.root or recipe.data.format}: no training images for int8 "
-                                "calibration; check the recipe's data section")
-    paths = [s.path for s in samples]
-
-    def generate() -> Iterator[np.ndarray]:
-        for path in paths:
-            image, _ = letterbox(load_image(path), input_size)
-            yield np.asarray(image, np.float32)[None]
-    return generate
-
-
-def load_model_for_export(run_or_checkpoint: str | os.PathLike):
-    """The trained model (float, or QAT when the run was written by `spinenet-lite qat`)."""
-    from spinenet_lite.qat import is_qat_run, load_qat
-
-    if is_qat_run(run_or_checkpoint):
-        return load_qat(run_or_checkpoint)
-    from spinenet_lite.train.checkpoint import load_trained
-
-    return load_trained(run_or_checkpoint)
 
 
 def write_target(target: Target, path: Path, model, anchors: np.ndarray, class_names, recipe, calibration) -> None:
@@ -113,25 +83,26 @@ def export(run_or_checkpoint: str | os.PathLike, formats: list[str], out: str | 
            max_drop_float: float | None = None, max_drop_int8: float | None = None,
            progress: bool = False) -> ExportResult:
     """Export a trained run to the requested formats, then evaluate each artifact against the float model."""
-    from spinenet_lite.io import atomic_dir, atomic_write_text
+    from spinenet_lite.data.calibration import calibration_images
+    from spinenet_lite.io import atomic_dir
 
     targets = plan_targets(formats, precision, raw)
     check_installed(targets)
     source = Path(run_or_checkpoint)
     run_dir = source if source.is_dir() else source.parent
-    out_dir = Path(out) if out else run_dir / "export"
+    out_dir = Path(out) if out else run_dir / EXPORT_DIR
     check_out_dir(out_dir, overwrite)
     if android is not None and not any(t.precision == "int8" and t.format == "tflite" and not t.raw for t in targets):
         raise SpineNetLiteError("--android: copies the int8 TFLite model; add --tflite --int8")
 
-    trained = load_model_for_export(run_or_checkpoint)
+    trained = load_run(run_or_checkpoint)
     recipe, model = trained.recipe, trained.model
     input_size = int(recipe.model.input_size)
     warn_slow_nms(recipe.export.score_threshold, targets)
     from spinenet_lite.anchors import generate_anchors
 
     anchors = generate_anchors(input_size)
-    needs_calibration = any(t.precision == "int8" for t in targets) and not getattr(trained, "quantized", False)
+    needs_calibration = any(t.precision == "int8" for t in targets) and not trained.quantized
     calibration = calibration_images(recipe, input_size, recipe.export.calibration_images) if needs_calibration else None
 
     artifacts: dict[str, Path] = {}
@@ -139,7 +110,7 @@ def export(run_or_checkpoint: str | os.PathLike, formats: list[str], out: str | 
         for target in targets:
             write_target(target, tmp / target.filename, model, anchors, trained.class_names, recipe, calibration)
             artifacts[target.label] = out_dir / target.filename
-        atomic_write_text(tmp / LABELS_FILE, "".join(f"{n}\n" for n in trained.class_names))
+        write_classes_file(tmp / LABELS_FILE, trained.class_names)
     if android is not None:
         copy_to_android(artifacts, out_dir / LABELS_FILE, Path(android))
     result = ExportResult(out_dir, artifacts)
@@ -158,7 +129,7 @@ def warn_slow_nms(score_threshold: float, targets: list[Target]) -> bool:
     return True
 
 
-def run_gate(trained, artifacts: dict[str, Path], max_drop_float: float | None, max_drop_int8: float | None,
+def run_gate(trained: Trained, artifacts: dict[str, Path], max_drop_float: float | None, max_drop_int8: float | None,
              threads: int = 1, progress: bool = False) -> list:
     """The parity table for the artifacts, on the recipe's validation split."""
     from spinenet_lite.data import load_dataset
@@ -168,8 +139,7 @@ def run_gate(trained, artifacts: dict[str, Path], max_drop_float: float | None, 
     recipe = trained.recipe
     cfg = recipe.export
     input_size = int(recipe.model.input_size)
-    reference_model = getattr(trained, "float_model", None) or trained.model
-    reference = keras_detect_fn(reference_model, input_size, score_threshold=cfg.score_threshold,
+    reference = keras_detect_fn(trained.reference_model, input_size, score_threshold=cfg.score_threshold,
                                 iou_threshold=cfg.iou_threshold, max_detections=cfg.max_detections)
     dataset = load_dataset(recipe.data, "val")
     return parity_gate(reference, {k: str(v) for k, v in artifacts.items()}, dataset, input_size,

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import flatbuffers
 
+from spinenet_lite.runs import LABELS_FILE
+
 METADATA_NAME = "TFLITE_METADATA"
 FILE_IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"  # only fields present since schema 1.0.0 are written
-LABELS_FILE = "labels.txt"
 
 # enum values from metadata_schema.fbs
 _TENSOR_VALUE_LABELS = 3

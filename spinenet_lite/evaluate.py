@@ -271,7 +271,7 @@ def evaluate_run(
     import dataclasses
 
     from spinenet_lite.data import load_dataset
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
 
     trained = load_trained(run_or_checkpoint)
     data_cfg = trained.recipe.data

@@ -16,6 +16,7 @@ import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.io import atomic_write_bytes, atomic_write_text
+from spinenet_lite.runs import CLASSES_FILE, read_classes_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DETECTIONS_FILE = "detections.json"
@@ -34,11 +35,12 @@ class Detector:
 def _classes_near(path: Path) -> tuple | None:
     """class names from a classes.txt beside an exported file or in the run folder above `export/`."""
     for folder in (path.parent, path.parent.parent):
-        candidate = folder / "classes.txt"
+        candidate = folder / CLASSES_FILE
         if candidate.is_file():
-            names = tuple(line.strip() for line in candidate.read_text().splitlines() if line.strip())
-            if names:
-                return names
+            try:
+                return read_classes_file(candidate)
+            except SpineNetLiteError:  # an empty classes.txt: look further up
+                continue
     return None
 
 
@@ -48,8 +50,6 @@ def load_detector(model: str | Path, conf: float = 0.25, classes: str | Path | N
     `conf` is the score threshold applied inside the Keras post-processing; a `.tflite` applies its own and
     predict filters by `conf` afterwards. `classes` (a text file) overrides the class names.
     """
-    from spinenet_lite.train.checkpoint import read_classes_file
-
     path = Path(model)
     if path.suffix == ".tflite":
         if not path.is_file():
@@ -59,7 +59,7 @@ def load_detector(model: str | Path, conf: float = 0.25, classes: str | Path | N
         return Detector(detect_fn, input_size, names or (), str(path))
 
     from spinenet_lite.evaluate import keras_detect_fn
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
 
     trained = load_trained(path)
     size = int(trained.recipe.model.input_size)

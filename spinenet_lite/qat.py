@@ -1,6 +1,6 @@
 """Quantization-aware training runs: fine-tune a trained float run on the QAT graph of `spinenet_lite.quant_graph`
-with the project's trainer, and load the result for export. The QAT run folder holds `qat.weights.h5` (what
-`spinenet-lite export` reads) and `float.weights.h5` (the parity gate's reference) next to the recipe.
+with the project's trainer. The QAT run folder holds `qat.weights.h5` (what `spinenet-lite export` reads) and
+`float.weights.h5` (the parity gate's reference) next to the recipe; `spinenet_lite.runs.load_qat` loads it.
 """
 from __future__ import annotations
 
@@ -10,59 +10,8 @@ from pathlib import Path
 
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.quant_graph import calibrate_ranges, quantize_model, require_tfmot
-
-QAT_WEIGHTS = "qat.weights.h5"
-FLOAT_WEIGHTS = "float.weights.h5"  # the float weights QAT started from
-
-
-
-@dataclass
-class QATModel:
-    """A QAT model ready for export, with what export needs (same fields as train.checkpoint.Trained)."""
-
-    model: object
-    recipe: object
-    class_names: tuple
-    path: Path
-    float_model: object = None
-    quantized: bool = True
-
-
-def is_qat_run(run_or_checkpoint: str | os.PathLike) -> bool:
-    """True for a run folder (or its weights file) written by `qat`."""
-    path = Path(run_or_checkpoint)
-    return (path.is_dir() and (path / QAT_WEIGHTS).is_file()) or path.name == QAT_WEIGHTS
-
-
-def load_qat(run_or_checkpoint: str | os.PathLike) -> QATModel:
-    """Rebuild the float model of the run, quantize it, load the QAT weights.
-
-    The float model carries the weights QAT started from (`float.weights.h5` in the QAT folder), so the
-    parity gate compares every artifact with the float model the user trained.
-    """
-    from spinenet_lite.config import load_recipe
-    from spinenet_lite.train.checkpoint import build_model, load_weights_checked, read_classes
-
-    path = Path(run_or_checkpoint)
-    run_dir = path if path.is_dir() else path.parent
-    if not (run_dir / QAT_WEIGHTS).is_file():
-        raise SpineNetLiteError(f"{run_dir}: no {QAT_WEIGHTS}; run `spinenet-lite qat RECIPE --from RUN` first")
-    if not (run_dir / "recipe.yaml").is_file():
-        raise SpineNetLiteError(f"{run_dir / 'recipe.yaml'}: missing; a QAT folder written by `qat` has one")
-    recipe = load_recipe(str(run_dir / "recipe.yaml"))
-    class_names = read_classes(run_dir)
-    float_model = build_model(recipe, num_classes=len(class_names), stochastic_depth=recipe.train.stochastic_depth)
-    if (run_dir / FLOAT_WEIGHTS).is_file():
-        load_weights_checked(float_model, run_dir / FLOAT_WEIGHTS, recipe.model.name)
-    model = quantize_model(float_model)
-    try:
-        load_weights_checked(model, run_dir / QAT_WEIGHTS, recipe.model.name)
-    except SpineNetLiteError:
-        raise SpineNetLiteError(
-            f"{run_dir / QAT_WEIGHTS}: does not fit the QAT graph of {recipe.model.name} (written for another model, "
-            "or by an earlier spinenet-lite whose QAT graph had more quantizers); run `spinenet-lite qat --from RUN` "
-            "again") from None
-    return QATModel(model, recipe, class_names, run_dir / QAT_WEIGHTS, float_model)
+from spinenet_lite.runs import (BEST_WEIGHTS, CLASSES_FILE, FLOAT_WEIGHTS, LAST_WEIGHTS, QAT_DIR, QAT_WEIGHTS,
+                               build_model, load_trained, read_classes)
 
 
 @dataclass
@@ -87,16 +36,6 @@ def qat_recipe(recipe, epochs: int | None = None):
     return dataclasses.replace(recipe, train=train)
 
 
-def calibration_batches(recipe, count: int, batch_size: int = 8) -> list:
-    """The first `count` training images of the recipe's data, letterboxed, in float32 batches."""
-    import numpy as np
-
-    from spinenet_lite.export.api import calibration_images
-
-    images = [b[0] for b in calibration_images(recipe, int(recipe.model.input_size), count)()]
-    return [np.stack(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
-
-
 def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, epochs: int | None = None,
         overrides: tuple[str, ...] = (), calibration_images: int = 160, max_steps: int | None = None,
         overwrite: bool = False, progress: bool = True) -> QATResult:
@@ -112,9 +51,8 @@ def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     import shutil
 
     from spinenet_lite.config import load_recipe
+    from spinenet_lite.data.calibration import calibration_batches
     from spinenet_lite.io import atomic_write_bytes
-    from spinenet_lite.train.checkpoint import (BEST_WEIGHTS, LAST_WEIGHTS, build_model, load_trained,
-                                                read_classes)
     from spinenet_lite.train.trainer import train
 
     require_tfmot()
@@ -133,7 +71,7 @@ def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
             f"{trained.path} was trained as ({trained.recipe.model.name} at {trained.recipe.model.input_size} px); "
             "pass the run's recipe.yaml")
     run_dir = trained.path.parent
-    out = Path(out) if out else run_dir / "qat"
+    out = Path(out) if out else run_dir / QAT_DIR
     if out.exists():
         if not overwrite:
             raise SpineNetLiteError(f"{out}: QAT folder exists; pass --overwrite or choose another --out")
@@ -155,7 +93,7 @@ def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
 
     result = train(recipe, out, progress=progress, max_steps=max_steps, model_fn=quantized_model)
     if read_classes(out) != tuple(trained.class_names):
-        raise SpineNetLiteError(f"{out / 'classes.txt'}: class order differs from {run_dir / 'classes.txt'}; "
+        raise SpineNetLiteError(f"{out / CLASSES_FILE}: class order differs from {run_dir / CLASSES_FILE}; "
                                 "use the data the float run trained on")
     best = out / BEST_WEIGHTS if (out / BEST_WEIGHTS).is_file() else out / LAST_WEIGHTS
     atomic_write_bytes(out / QAT_WEIGHTS, best.read_bytes())

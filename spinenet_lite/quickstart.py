@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from spinenet_lite import runs
+
 RECIPE = "quickstart"
 DEFAULT_OUT = Path("runs/quickstart")
 
@@ -50,11 +52,12 @@ def export_int8(qs: QuickstartResult) -> list[str]:
 
     epochs = qs.recipe.train.qat_epochs
     print(f"PTQ int8 failed its parity gate; quantization-aware fine-tuning for {epochs} epochs into "
-          f"{qs.run_dir / 'qat'}", flush=True)
-    qat(None, qs.run_dir, out=qs.run_dir / "qat", overwrite=True, progress=qs.progress)
-    result = export(qs.run_dir / "qat", ["tflite"], precision="int8", out=qs.run_dir / "export", overwrite=True)
+          f"{qs.run_dir / runs.QAT_DIR}", flush=True)
+    qat(None, qs.run_dir, out=qs.run_dir / runs.QAT_DIR, overwrite=True, progress=qs.progress)
+    result = export(qs.run_dir / runs.QAT_DIR, ["tflite"], precision="int8", out=qs.run_dir / runs.EXPORT_DIR,
+                    overwrite=True)
     return lines + [f"  QAT         PTQ failed its gate, so {epochs} epochs of quantization-aware training "
-                    f"({qs.run_dir / 'qat'}) replaced it",
+                    f"({qs.run_dir / runs.QAT_DIR}) replaced it",
                     f"    model         {result.artifacts['tflite-int8']}",
                     *(f"    {line}" for line in format_table(result.rows).splitlines())]
 
@@ -103,7 +106,7 @@ def _split(recipe, split: str):
 
 def _evaluate_best(run_dir: Path, progress: bool):
     from spinenet_lite.evaluate import evaluate, keras_detect_fn
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
 
     trained = load_trained(run_dir)
     val = _split(trained.recipe, "val")
@@ -124,7 +127,7 @@ def _draw_predictions(run_dir: Path, val, count: int = 8) -> Path | None:
 
     from spinenet_lite.io import atomic_write_bytes
 
-    folder = run_dir / "predictions"
+    folder = run_dir / runs.PREDICTIONS_DIR
     doc = predict(run_dir, [s.path for s in val.samples[:count]], out_dir=folder, conf=0.3)
     pictures = [Image.open(item["output"]) for item in doc["images"] if "output" in item]
     if not pictures:
@@ -151,20 +154,18 @@ def summary(qs: QuickstartResult) -> str:
         f"  val mAP     AP {m['AP']:.3f}   AP50 {m['AP50']:.3f}   AP75 {m['AP75']:.3f}   (best.weights.h5)",
         f"  wall time   {qs.seconds / 60:.1f} min",
         "  look at",
-        f"    curves        {qs.run_dir / 'results.png'}",
-        f"    per epoch     {qs.run_dir / 'results.csv'}",
+        f"    curves        {qs.run_dir / runs.RESULTS_PNG}",
+        f"    per epoch     {qs.run_dir / runs.RESULTS_CSV}",
     ]
     if qs.predictions:
         lines.append(f"    predictions   {qs.predictions}")
     lines += [
-        f"    weights       {qs.run_dir / 'best.weights.h5'}",
-        f"    tensorboard   tensorboard --logdir {qs.run_dir / 'tensorboard'}",
+        f"    weights       {qs.run_dir / runs.BEST_WEIGHTS}",
+        f"    tensorboard   tensorboard --logdir {qs.run_dir / runs.TENSORBOARD_DIR}",
     ]
     lines += qs.lines
     return "\n".join(lines)
 
 
 def _classes(run_dir: Path) -> list[str]:
-    from spinenet_lite.train.checkpoint import read_classes
-
-    return list(read_classes(run_dir))
+    return list(runs.read_classes(run_dir))

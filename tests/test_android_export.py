@@ -30,7 +30,7 @@ def exported(tmp_path_factory) -> Path:
 
     from spinenet_lite.cli import cli
     from spinenet_lite.config import Recipe, save_recipe
-    from spinenet_lite.train.checkpoint import build_model, save_weights_atomic, write_classes
+    from spinenet_lite.runs import build_model, save_weights_atomic, write_classes
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     recipe = Recipe()

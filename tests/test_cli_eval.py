@@ -63,7 +63,7 @@ def test_model_mode_and_gt_dets_mode_agree(tmp_path):
     from spinenet_lite.data import load_dataset
     from spinenet_lite.data.synthetic import CLASS_NAMES
     from spinenet_lite.evaluate import dataset_to_coco
-    from spinenet_lite.train.checkpoint import build_model, save_weights_atomic, write_classes
+    from spinenet_lite.runs import build_model, save_weights_atomic, write_classes
 
     base = Recipe()
     recipe = dataclasses.replace(

@@ -83,7 +83,7 @@ def test_gate_fails_on_a_tflite_with_zeroed_weights(val_data, tmp_path):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from spinenet_lite.config import Recipe, save_recipe
-    from spinenet_lite.train.checkpoint import save_weights_atomic, write_classes
+    from spinenet_lite.runs import save_weights_atomic, write_classes
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     recipe = Recipe()

@@ -17,7 +17,7 @@ SIZE = 64
 def run_dir(tmp_path_factory):
     """A run folder as `train` writes it: recipe.yaml, classes.txt, best.weights.h5."""
     from spinenet_lite.config import Recipe, save_recipe
-    from spinenet_lite.train.checkpoint import build_model, save_weights_atomic, write_classes
+    from spinenet_lite.runs import build_model, save_weights_atomic, write_classes
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     recipe = Recipe()

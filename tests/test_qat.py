@@ -31,7 +31,7 @@ def float_run(tmp_path_factory):
     """A float run folder written by the real trainer (3 steps)."""
     from spinenet_lite.train.trainer import train
 
-    from spinenet_lite.train.checkpoint import load_trained, save_weights_atomic
+    from spinenet_lite.runs import load_trained, save_weights_atomic
 
     run = tmp_path_factory.mktemp("runs") / "float"
     train(bccd_recipe(), run, progress=False, max_steps=3)
@@ -68,9 +68,9 @@ def val_images(n: int) -> np.ndarray:
 
 def test_qat_writes_a_run_folder_export_reads(float_run, qat_run):
     from spinenet_lite.config import load_recipe
-    from spinenet_lite.qat import is_qat_run, load_qat
+    from spinenet_lite.runs import is_qat_run, load_qat
     from spinenet_lite.quant_graph import input_range_variables
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
     from spinenet_lite.train.history import read_history
 
     out = qat_run.run_dir
@@ -92,8 +92,8 @@ def test_qat_writes_a_run_folder_export_reads(float_run, qat_run):
 
 
 def test_qat_changed_the_weights_and_calibrated_ranges(float_run, qat_run):
-    from spinenet_lite.qat import load_qat
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_qat
+    from spinenet_lite.runs import load_trained
 
     model = load_qat(qat_run.run_dir).model
     pointwise = load_trained(float_run).model.get_layer("class_predict").get_weights()[1]
@@ -108,7 +108,7 @@ def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run):
     """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches;
     calibration must move them to the observed activations."""
     from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
 
     model = quantize_model(load_trained(float_run).model)
     images = val_images(4)
@@ -125,7 +125,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run):
     the QAT graph has that one range and no per-level ones (which export as a requantize op per level)."""
     from spinenet_lite.keras import keras
     from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
 
     float_model = load_trained(float_run).model
     model = quantize_model(float_model)
@@ -158,7 +158,7 @@ def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
     from spinenet_lite.anchors import generate_anchors
     from spinenet_lite.export import tflite
     from spinenet_lite.export.runtime import TFLiteRunner
-    from spinenet_lite.qat import load_qat
+    from spinenet_lite.runs import load_qat
 
     model = load_qat(qat_run.run_dir).model
     path = tmp_path / "qat_int8.tflite"

@@ -15,7 +15,7 @@ def test_quickstart_falls_back_to_qat_when_the_ptq_export_fails_its_gate(float_r
     import shutil
 
     from spinenet_lite.quickstart import QuickstartResult, export_int8
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
 
     run = tmp_path / "run"
     shutil.copytree(float_run, run)

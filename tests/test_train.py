@@ -40,7 +40,7 @@ def _batch(size: int = 64, batch: int = 4):
 def test_a_few_steps_lower_the_loss(tmp_path, monkeypatch):
     monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
     from spinenet_lite.keras import keras, tf
-    from spinenet_lite.train.checkpoint import build_model
+    from spinenet_lite.runs import build_model
     from spinenet_lite.train.step import l2_kernels, make_train_step
 
     keras.utils.set_random_seed(0)
@@ -63,7 +63,7 @@ MIRRORED = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_train import _batch
     from spinenet_lite.keras import keras, tf
-    from spinenet_lite.train.checkpoint import build_model
+    from spinenet_lite.runs import build_model
     from spinenet_lite.train.step import make_train_step
 
     STEPS, LR = {steps}, {lr}
@@ -175,7 +175,7 @@ def test_frozen_batch_norm_phase_holds_statistics_across_a_resume(tmp_path, monk
     they were, also when the run is resumed just before the frozen phase."""
     monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
     from spinenet_lite.keras import keras
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
     from spinenet_lite.train.trainer import train
 
     recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=1", "train.eval_every=10",
@@ -205,7 +205,7 @@ def test_frozen_batch_norm_phase_holds_statistics_across_a_resume(tmp_path, monk
 def test_a_fresh_model_trains_its_first_epoch_with_batch_statistics(tmp_path):
     """freeze_bn_epochs >= epochs must not freeze a model from scratch at its initial statistics (0 / 1)."""
     from spinenet_lite.keras import keras
-    from spinenet_lite.train.checkpoint import load_trained
+    from spinenet_lite.runs import load_trained
     from spinenet_lite.train.trainer import train
 
     recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=5", "train.eval_every=10",

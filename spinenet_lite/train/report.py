@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from spinenet_lite.train import checkpoint as ckpt
+from spinenet_lite import runs
 
 
 def summary_lines(result) -> list[str]:
@@ -17,9 +17,9 @@ def summary_lines(result) -> list[str]:
     if result.last_metrics:
         lines.append(f"last val       AP {result.last_metrics['AP']:.3f}  AP50 {result.last_metrics['AP50']:.3f}")
     if result.best_ap >= 0:
-        lines.append(f"best val       AP {result.best_ap:.3f}  AP50 {result.best_ap50:.3f}  -> {run / ckpt.BEST_WEIGHTS}")
-    for label, name in (("curves", "results.png"), ("per epoch", "results.csv"), ("tensorboard", "tensorboard"),
-                        ("resume", ckpt.CHECKPOINT_DIR)):
+        lines.append(f"best val       AP {result.best_ap:.3f}  AP50 {result.best_ap50:.3f}  -> {run / runs.BEST_WEIGHTS}")
+    for label, name in (("curves", runs.RESULTS_PNG), ("per epoch", runs.RESULTS_CSV),
+                        ("tensorboard", runs.TENSORBOARD_DIR), ("resume", runs.CHECKPOINT_DIR)):
         lines.append(f"{label:<14} {run / name}")
     return lines
 

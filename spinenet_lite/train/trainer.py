@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from spinenet_lite import runs
 from spinenet_lite.config import Recipe, load_recipe, save_recipe
 from spinenet_lite.errors import SpineNetLiteError
-from spinenet_lite.train import checkpoint as ckpt
+from spinenet_lite.train.checkpoint import RunCheckpoint
 from spinenet_lite.train.history import plot_history, read_history, write_history
 
 
@@ -39,14 +40,14 @@ def _log(msg: str) -> None:
 def prepare_run(recipe: Recipe | None, run_dir: Path, resume: bool, exist_ok: bool = False) -> Recipe:
     """Check the run folder and return the recipe to train with (the saved one when resuming)."""
     run_dir = Path(run_dir)
-    saved = run_dir / ckpt.RECIPE_FILE
+    saved = run_dir / runs.RECIPE_FILE
     if resume:
         if not saved.is_file():
-            raise SpineNetLiteError(f"{run_dir}: no {ckpt.RECIPE_FILE}; --resume needs a run folder written by train")
+            raise SpineNetLiteError(f"{run_dir}: no {runs.RECIPE_FILE}; --resume needs a run folder written by train")
         return load_recipe(str(saved))
     if recipe is None:
         raise SpineNetLiteError("train: a recipe is required unless --resume is given")
-    if (run_dir / ckpt.CHECKPOINT_DIR).is_dir() and not exist_ok:
+    if (run_dir / runs.CHECKPOINT_DIR).is_dir() and not exist_ok:
         raise SpineNetLiteError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --name")
     return recipe
 
@@ -78,7 +79,7 @@ def train(
     if overrides:
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **overrides))
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_recipe(recipe, run_dir / ckpt.RECIPE_FILE)
+    save_recipe(recipe, run_dir / runs.RECIPE_FILE)
     return _Loop(recipe, run_dir, progress, max_steps, model_fn).run()
 
 
@@ -116,7 +117,7 @@ class _Loop:
                 f"train.batch_size: {cfg.batch_size} is larger than the {len(self.train_data.samples)} training images"
             )
         self.class_names = tuple(self.train_data.class_names)
-        ckpt.write_classes(run_dir, self.class_names)
+        runs.write_classes(run_dir, self.class_names)
         anchors = tf.constant(generate_anchors(size), tf.float32)
 
         def target_fn(boxes, labels):
@@ -131,13 +132,13 @@ class _Loop:
             if model_fn is not None:
                 self.model = model_fn(recipe, len(self.class_names))
             else:
-                self.model = ckpt.build_model(recipe, len(self.class_names), stochastic_depth=cfg.stochastic_depth)
+                self.model = runs.build_model(recipe, len(self.class_names), stochastic_depth=cfg.stochastic_depth)
             if replicas > 1:
                 self.model = with_sync_batch_norm(self.model)
             self.schedule = make_schedule(cfg, self.steps_per_epoch * cfg.epochs)
             self.optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum)
             self.optimizer.build(self.model.trainable_variables)
-            self.state = ckpt.RunCheckpoint(run_dir, self.model, self.optimizer,
+            self.state = RunCheckpoint(run_dir, self.model, self.optimizer,
                                             schedule_total_steps=self.schedule.total_steps)
         loss_kwargs = dict(
             num_classes=len(self.class_names), alpha=cfg.focal_alpha, gamma=cfg.focal_gamma,
@@ -148,7 +149,7 @@ class _Loop:
         self.step_fn = self.make_step()
         self.bn_frozen = False
         self.from_scratch = model_fn is None
-        self.writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
+        self.writer = tf.summary.create_file_writer(str(run_dir / runs.TENSORBOARD_DIR))
 
     def _evaluate(self) -> dict:
         from spinenet_lite.evaluate import evaluate, keras_detect_fn
@@ -207,7 +208,7 @@ class _Loop:
         cfg = self.recipe.train
         resumed = self.state.restore()
         step = int(self.state.step.numpy())
-        history = [r for r in read_history(self.run_dir / "results.csv") if r["step"] <= step] if resumed else []
+        history = [r for r in read_history(self.run_dir / runs.RESULTS_CSV) if r["step"] <= step] if resumed else []
         if resumed:
             _log(f"resumed {self.run_dir} at step {step} (epoch {int(self.state.epoch.numpy())})")
         start = time.perf_counter() - float(self.state.seconds.numpy())  # the budget spans resumes
@@ -273,7 +274,7 @@ class _Loop:
                     if metrics["AP"] > float(self.state.best_ap.numpy()):
                         self.state.best_ap.assign(metrics["AP"])
                         best_ap50 = metrics["AP50"]
-                        ckpt.save_weights_atomic(self.model, self.run_dir / ckpt.BEST_WEIGHTS)
+                        runs.save_weights_atomic(self.model, self.run_dir / runs.BEST_WEIGHTS)
                     bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.4f}  AP50 {row['AP50']:.4f}",
                               file=sys.stderr)
                 if math.isfinite(budget) and epoch_done and not last and epoch > 0 and not self.max_steps:
@@ -285,15 +286,15 @@ class _Loop:
                     bar.total = stop_at
                     bar.refresh()
                 self.state.seconds.assign(time.perf_counter() - start)
-                ckpt.save_weights_atomic(self.model, self.run_dir / ckpt.LAST_WEIGHTS)
+                runs.save_weights_atomic(self.model, self.run_dir / runs.LAST_WEIGHTS)
                 self.state.save()
                 history.append(row)
-                write_history(self.run_dir / "results.csv", history)
-                plot_history(self.run_dir / "results.png", history)
+                write_history(self.run_dir / runs.RESULTS_CSV, history)
+                plot_history(self.run_dir / runs.RESULTS_PNG, history)
                 self.writer.flush()
         except KeyboardInterrupt:
             bar.close()
-            _log(f"interrupted at step {step}; the last complete checkpoint is in {self.run_dir / ckpt.CHECKPOINT_DIR}; "
+            _log(f"interrupted at step {step}; the last complete checkpoint is in {self.run_dir / runs.CHECKPOINT_DIR}; "
                  f"continue with: spinenet-lite train --resume {self.run_dir}")
             raise
         bar.close()
