@@ -217,7 +217,7 @@ def _reused(candidate: Candidate, fmt: str, folder: Path, workdir: Path) -> Path
 def _row(candidate: Candidate, runner, timing, metrics: dict | None, cfg: BenchmarkConfig, peak) -> Row:
     gmacs = candidate.macs_b / (timing.median_ms / 1000.0) if candidate.macs_b else None
     if metrics is not None:
-        ap, ap50, source = 100 * metrics["AP"], 100 * metrics["AP50"], f"data: {cfg.data}"
+        ap, ap50, source = metrics["AP"], metrics["AP50"], f"data: {cfg.data}"
     elif candidate.paper_ap is not None:
         ap, ap50, source = candidate.paper_ap, None, "paper (COCO)"
     else:

@@ -62,9 +62,9 @@ def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int, overrid
     qat_keras = evaluate(keras_detect_fn(load_qat(run / QAT_DIR).model, size, **kwargs), val, size, batch_size=8)
     out = [{"run": str(run), "model": recipe.model.name, "input": size, "format": r.label, "AP": r.ap,
             "AP50": r.ap50, "dAP": r.delta, "MB": r.size_bytes / 1e6, "ms": r.latency_ms} for r in rows]
-    ap = 100 * max(float(qat_keras["AP"]), 0.0)
+    ap = max(float(qat_keras["AP"]), 0.0)
     out.insert(1, {"run": str(run), "model": recipe.model.name, "input": size, "format": "keras QAT (fake-quant)",
-                   "AP": ap, "AP50": 100 * max(float(qat_keras["AP50"]), 0.0), "dAP": ap - rows[0].ap, "MB": 0.0,
+                   "AP": ap, "AP50": max(float(qat_keras["AP50"]), 0.0), "dAP": ap - rows[0].ap, "MB": 0.0,
                    "ms": 0.0, "qat_minutes": qat_minutes})
     return out
 

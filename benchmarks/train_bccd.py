@@ -51,7 +51,7 @@ def main(data: str, minutes: float, epochs: int, lr: float, out: str, resume: bo
     acts = trained.recipe.model.activation + (f", {trained.recipe.model.early_activation} early"
                                               if trained.recipe.model.early_activation else "")
     click.echo(f"| BCCD (train -> test) | spinenet49xs ({acts}) | {size} | {result.epochs_done} "
-               f"| {result.seconds / 60:.0f} | {m['AP']:.3f} | {m['AP50']:.3f} | {wall / 60:.0f} |")
+               f"| {result.seconds / 60:.0f} | {m['AP']:.1f} | {m['AP50']:.1f} | {wall / 60:.0f} |")
 
 
 if __name__ == "__main__":

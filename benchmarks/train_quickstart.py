@@ -24,8 +24,8 @@ def main(out: str, overrides: tuple) -> None:
     r, m = qs.recipe, qs.metrics
     click.echo("\n| recipe | model | input | epochs | val AP | val AP50 | train min | wall min | machine |")
     click.echo("|---|---|---|---|---|---|---|---|---|")
-    click.echo(f"| quickstart | {r.model.name} | {r.model.input_size} | {qs.train.epochs_done} | {m['AP']:.3f} | "
-               f"{m['AP50']:.3f} | {qs.train.seconds / 60:.1f} | {wall / 60:.1f} | {os.cpu_count()} shared CPU cores |")
+    click.echo(f"| quickstart | {r.model.name} | {r.model.input_size} | {qs.train.epochs_done} | {m['AP']:.1f} | "
+               f"{m['AP50']:.1f} | {qs.train.seconds / 60:.1f} | {wall / 60:.1f} | {os.cpu_count()} shared CPU cores |")
 
 
 if __name__ == "__main__":

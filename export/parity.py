@@ -43,9 +43,9 @@ def _size(path: Path) -> int:
 
 
 def _row(label: str, path: str, metrics: dict, reference_ap: float | None, limit: float | None) -> ParityRow:
-    ap = 100.0 * max(float(metrics["AP"]), 0.0)
+    ap = max(float(metrics["AP"]), 0.0)
     ips = float(metrics.get("images_per_second", 0.0))
-    return ParityRow(label, path, _size(Path(path)) if path else 0, ap, 100.0 * max(float(metrics["AP50"]), 0.0),
+    return ParityRow(label, path, _size(Path(path)) if path else 0, ap, max(float(metrics["AP50"]), 0.0),
                      0.0 if reference_ap is None else ap - reference_ap, 1000.0 / ips if ips > 0 else 0.0, limit)
 
 

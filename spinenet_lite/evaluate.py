@@ -1,7 +1,7 @@
 """COCO box metrics with faster-coco-eval, and the loop that runs any detect function over a dataset.
 
-All AP values are fractions 0..1 (not percent). -1 means "no ground truth in this range" (the COCO
-convention, e.g. APs on a dataset without small objects).
+All AP values are COCO AP in points 0..100, as the paper reports them. -1 means "no ground truth in this
+range" (the COCO convention, e.g. APs on a dataset without small objects).
 
 Detections for evaluation are per image: {"image_id", "boxes" [m, 4] xyxy pixels in the original image,
 "scores" [m], "labels" [m] class index 0..C-1}. COCO category ids are class index + 1.
@@ -83,7 +83,8 @@ def detections_to_coco(detections: Sequence[dict]) -> list[dict]:
 def score_coco(gt: dict, results: list[dict], verbose: bool = False, where: str = "detections") -> dict:
     """Score a COCO results list against a COCO ground-truth dict with faster-coco-eval.
 
-    Returns {AP, AP50, AP75, APs, APm, APl, per_class {name: AP}} as fractions 0..1.
+    Returns {AP, AP50, AP75, APs, APm, APl, per_class {name: AP}} in points 0..100, as the paper reports AP;
+    -1 means no ground truth in that range (COCO's convention).
     """
     from faster_coco_eval import COCO, COCOeval_faster
 
@@ -111,7 +112,7 @@ def score_coco(gt: dict, results: list[dict], verbose: bool = False, where: str 
     coco_eval.evaluate()
     coco_eval.accumulate()
     coco_eval.summarize()
-    stats = [float(s) for s in coco_eval.stats[: len(AP_KEYS)]]
+    stats = [_points(float(s)) for s in coco_eval.stats[: len(AP_KEYS)]]
     metrics: dict[str, Any] = dict(zip(AP_KEYS, stats))
     if not gt["annotations"]:
         metrics.update({k: -1.0 for k in AP_KEYS})
@@ -128,14 +129,19 @@ def _per_class_ap(coco_eval: Any, categories: list[dict]) -> dict[str, float]:
     for k, cat_id in enumerate(cat_order):
         p = precision[:, :, k, 0, -1]
         valid = p[p > -1]
-        out[names[cat_id]] = float(valid.mean()) if valid.size else -1.0
+        out[names[cat_id]] = _points(float(valid.mean())) if valid.size else -1.0
     return out
+
+
+def _points(fraction: float) -> float:
+    """A COCO precision fraction in AP points (x100); COCO's -1 (no ground truth) stays -1."""
+    return -1.0 if fraction == -1.0 else 100.0 * fraction
 
 
 def coco_metrics(
     dataset: Any, detections: Sequence[dict], class_names: Sequence[str] | None = None, verbose: bool = False
 ) -> dict:
-    """COCO AP, AP50, AP75, APs/m/l and per-class AP (fractions 0..1) of detections on a DetectionDataset.
+    """COCO AP, AP50, AP75, APs/m/l and per-class AP (points 0..100) of detections on a DetectionDataset.
 
     No detections at all gives AP 0 (not an error). faster-coco-eval's printing is silenced unless verbose.
     """

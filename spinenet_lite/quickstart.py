@@ -151,7 +151,7 @@ def summary(qs: QuickstartResult) -> str:
         f"  model       {r.model.name} at {r.model.input_size} px, {r.model.activation}",
         f"  training    {qs.train.epochs_done} epochs ({qs.train.steps_done} steps, batch {r.train.batch_size}) in "
         f"{qs.train.seconds / 60:.1f} min" + ("  [stopped by time budget]" if qs.train.stopped_early else ""),
-        f"  val mAP     AP {m['AP']:.3f}   AP50 {m['AP50']:.3f}   AP75 {m['AP75']:.3f}   (best.weights.h5)",
+        f"  val mAP     AP {m['AP']:.1f}   AP50 {m['AP50']:.1f}   AP75 {m['AP75']:.1f}   (best.weights.h5)",
         f"  wall time   {qs.seconds / 60:.1f} min",
         "  look at",
         f"    curves        {qs.run_dir / runs.RESULTS_PNG}",

@@ -1,6 +1,6 @@
 """Plain-text tables for metrics: one printer shared by eval, train, export and benchmark.
 
-Metric values are fractions 0..1 (COCO AP, not percent); -1 is COCO's "no ground truth in this range"
+Metric values are AP points 0..100, as the paper reports them; -1 is COCO's "no ground truth in this range"
 and prints as "n/a". Pure Python, no TensorFlow, so CLI modules may import it at top level.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 AP_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
 
-def format_value(value: Any, digits: int = 3) -> str:
+def format_value(value: Any, digits: int = 1) -> str:
     """One cell: floats with `digits` decimals, -1 / NaN / None as "n/a", everything else via str()."""
     if value is None:
         return "n/a"
@@ -27,7 +27,7 @@ def format_value(value: Any, digits: int = 3) -> str:
 
 
 def format_metrics_table(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, digits: int = 3
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, digits: int = 1
 ) -> str:
     """Align rows of {column: value} into a text table with a header and a rule.
 
@@ -61,7 +61,7 @@ def metrics_row(metrics: Mapping[str, Any], **extra: Any) -> dict:
     return row
 
 
-def format_per_class(metrics: Mapping[str, Any], digits: int = 3) -> str:
+def format_per_class(metrics: Mapping[str, Any], digits: int = 1) -> str:
     """A two-column table class -> AP (at IoU 0.50:0.95) from a metrics dict's `per_class`."""
     per_class = metrics.get("per_class") or {}
     rows = [{"class": name, "AP": ap} for name, ap in per_class.items()]

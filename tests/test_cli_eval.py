@@ -33,11 +33,11 @@ def test_gt_dets_agrees_with_api_and_hand(files, tmp_path):
     for key in ("AP", "AP50", "AP75", "APs", "APm", "APl"):
         assert written[key] == pytest.approx(api[key], abs=1e-12), key
     assert written["per_class"] == pytest.approx(api["per_class"], abs=1e-12)
-    assert written["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-9)
+    assert written["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-7)
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["model", "AP", "AP50", "AP75", "APs", "APm", "APl"]
-    assert f"{api['AP']:.3f}" in lines[2] and "n/a" in lines[2]
-    assert any(line.split() == ["b", "0.000"] for line in lines)
+    assert f"{api['AP']:.1f}" in lines[2] and "n/a" in lines[2]
+    assert any(line.split() == ["b", "0.0"] for line in lines)
 
 
 @pytest.mark.parametrize("args, expect", [
@@ -95,5 +95,5 @@ def test_model_mode_and_gt_dets_mode_agree(tmp_path):
     assert proc.returncode == 0, proc.stderr
     again = json.loads(rescored.read_text())
     for key in ("AP", "AP50", "AP75", "APs", "APm", "APl"):
-        assert again[key] == pytest.approx(from_model[key], abs=1e-9), key
-    assert again["per_class"] == pytest.approx(from_model["per_class"], abs=1e-9)
+        assert again[key] == pytest.approx(from_model[key], abs=1e-7), key
+    assert again["per_class"] == pytest.approx(from_model["per_class"], abs=1e-7)

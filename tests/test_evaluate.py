@@ -32,24 +32,24 @@ DETECTIONS = [{
 
 
 def _hand_ap():
-    """AP of class "a" by hand: precision/recall after each ranked detection, 101 recall points."""
+    """AP of class "a" by hand, in points: precision/recall after each ranked detection, 101 recall points."""
     # TP at IoU <= 0.65: d1, d3 -> (P, R) = (1, .5), (.5, .5), (2/3, 1). Interpolated precision is the max
     # precision at recall >= r: 1 for r in 0.00..0.50 (51 points), 2/3 for r in 0.51..1.00 (50 points).
     high = (51 * 1.0 + 50 * (2 / 3)) / 101
     # TP at IoU >= 0.70: d1 only -> recall tops at .5: precision 1 for 51 points, 0 for the other 50.
     low = 51 / 101
     ap_a = (4 * high + 6 * low) / 10  # thresholds .50 .55 .60 .65 vs .70 .. .95
-    return {"a": ap_a, "AP": ap_a / 2, "AP50": high / 2, "AP75": low / 2}  # class "b" has AP 0
+    return {"a": 100 * ap_a, "AP": 100 * ap_a / 2, "AP50": 100 * high / 2, "AP75": 100 * low / 2}  # "b" has AP 0
 
 
 def test_matches_hand_computed_ap():
     hand = _hand_ap()
     m = score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
-    assert m["per_class"]["a"] == pytest.approx(hand["a"], abs=1e-9)
+    assert m["per_class"]["a"] == pytest.approx(hand["a"], abs=1e-7)
     assert m["per_class"]["b"] == 0.0
     for key in ("AP", "AP50", "AP75"):
-        assert m[key] == pytest.approx(hand[key], abs=1e-9), key
-    assert m["APm"] == pytest.approx(hand["AP"], abs=1e-9)  # every box is medium (32^2 < 1600 < 96^2)
+        assert m[key] == pytest.approx(hand[key], abs=1e-7), key
+    assert m["APm"] == pytest.approx(hand["AP"], abs=1e-7)  # every box is medium (32^2 < 1600 < 96^2)
     assert m["APs"] == -1.0 and m["APl"] == -1.0  # no ground truth there: COCO's -1
 
 
@@ -80,7 +80,7 @@ def test_files_and_bad_files(tmp_path):
     gt, dets = tmp_path / "gt.json", tmp_path / "dets.json"
     gt.write_text(json.dumps(GT))
     dets.write_text(json.dumps(detections_to_coco(DETECTIONS)))
-    assert coco_metrics_from_files(gt, dets)["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-9)
+    assert coco_metrics_from_files(gt, dets)["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-7)
     dets.write_text("{not json")
     with pytest.raises(SpineNetLiteError, match="dets.json: not valid JSON"):
         coco_metrics_from_files(gt, dets)
@@ -117,19 +117,19 @@ def test_agrees_with_pycocotools_on_random_detections():
     ev.accumulate()
     ev.summarize()
     for i, key in enumerate(("AP", "AP50", "AP75", "APs", "APm", "APl")):
-        assert ours[key] == pytest.approx(ev.stats[i], abs=1e-6), key
-    assert 0.05 < ours["AP"] < 0.95  # a non-degenerate case
+        assert ours[key] == pytest.approx(-1.0 if ev.stats[i] == -1 else 100 * ev.stats[i], abs=1e-4), key
+    assert 5 < ours["AP"] < 95  # a non-degenerate case
 
 
-def test_metrics_table_prints_fractions_and_na():
+def test_metrics_table_prints_points_and_na():
     m = score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
     table = format_metrics_table([metrics_row(m, model="m1")])
     header, rule, row = table.splitlines()
     assert header.split() == ["model", "AP", "AP50", "AP75", "APs", "APm", "APl"]
-    assert row.split() == ["m1", f"{m['AP']:.3f}", f"{m['AP50']:.3f}", f"{m['AP75']:.3f}", "n/a",
-                           f"{m['APm']:.3f}", "n/a"]
+    assert row.split() == ["m1", f"{m['AP']:.1f}", f"{m['AP50']:.1f}", f"{m['AP75']:.1f}", "n/a",
+                           f"{m['APm']:.1f}", "n/a"]
     per_class = [line.split() for line in format_per_class(m).splitlines()[2:]]
-    assert per_class == [["a", f"{_hand_ap()['a']:.3f}"], ["b", "0.000"]]
+    assert per_class == [["a", f"{_hand_ap()['a']:.1f}"], ["b", "0.0"]]
 
 
 def _dataset():
@@ -151,7 +151,7 @@ def test_coco_metrics_on_a_dataset_matches_hand_and_coco_files():
     assert [a["area"] for a in gt["annotations"]] == [1600.0] * 3
     m = coco_metrics(ds, DETECTIONS)
     assert m == score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
-    assert m["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-9)
+    assert m["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-7)
     assert coco_metrics(ds, [])["AP"] == 0.0
     renamed = coco_metrics(ds, DETECTIONS, class_names=("cell", "platelet"))
     assert set(renamed["per_class"]) == {"cell", "platelet"}
@@ -198,7 +198,7 @@ def test_evaluate_maps_letterboxed_boxes_back(tmp_path, batch_size):
 
     ds = _image_dataset(tmp_path)
     result = evaluate(_oracle(ds, 64), ds, 64, batch_size=batch_size, progress=False)
-    assert result["AP"] == pytest.approx(1.0, abs=1e-6) and result["AP75"] == pytest.approx(1.0, abs=1e-6)
+    assert result["AP"] == pytest.approx(100.0, abs=1e-4) and result["AP75"] == pytest.approx(100.0, abs=1e-4)
     assert [d["image_id"] for d in result["detections"]] == [1, 2, 3]
     np.testing.assert_allclose(result["detections"][0]["boxes"], ds.samples[0].boxes, atol=0.05)
     assert result["num_images"] == 3 and result["images_per_second"] > 0

@@ -31,7 +31,7 @@ def _jsonable(metrics: dict) -> dict:
 @click.option("--verbose", is_flag=True, help="Show faster-coco-eval's own summary output.")
 def eval_cmd(run_or_checkpoint, gt_path, dets_path, data, data_format, split, batch_size, json_out, save_dets,
              verbose) -> None:
-    """Print COCO AP, AP50, AP75, APs/m/l and per-class AP (fractions 0..1).
+    """Print COCO AP, AP50, AP75, APs/m/l and per-class AP (points 0..100).
 
     \b
     spinenet-lite eval runs/49xs                      # the run's recipe data, val split

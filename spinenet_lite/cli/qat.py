@@ -27,5 +27,5 @@ def qat(recipe, checkpoint, overrides, epochs, out, calibration_images, overwrit
                      calibration_images=calibration_images, overwrite=overwrite, progress=not no_progress)
     metrics = result.train.last_metrics
     click.echo(f"QAT: {result.train.steps_done} steps in {result.train.seconds / 60:.1f} min, "
-               f"val AP {100 * metrics.get('AP', float('nan')):.2f} AP50 {100 * metrics.get('AP50', float('nan')):.2f}")
+               f"val AP {metrics.get('AP', float('nan')):.2f} AP50 {metrics.get('AP50', float('nan')):.2f}")
     click.echo(f"wrote {result.run_dir} (qat.weights.h5); next: spinenet-lite export {result.run_dir} --tflite --int8")

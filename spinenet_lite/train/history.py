@@ -56,8 +56,8 @@ def plot_history(path: Path, rows: list[dict]) -> None:
     for key in ("AP", "AP50"):
         right.plot([r["epoch"] for r in evaluated], [r[key] for r in evaluated], marker="o", label=key)
     right.set_xlabel("epoch")
-    right.set_ylabel("validation mAP")
-    right.set_ylim(0, 1)
+    right.set_ylabel("validation AP (points)")
+    right.set_ylim(0, 100)
     right.legend()
     right.grid(alpha=0.3)
     fig.tight_layout()

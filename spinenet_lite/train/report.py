@@ -15,9 +15,9 @@ def summary_lines(result) -> list[str]:
         f"train time     {result.seconds / 60:.1f} min",
     ]
     if result.last_metrics:
-        lines.append(f"last val       AP {result.last_metrics['AP']:.3f}  AP50 {result.last_metrics['AP50']:.3f}")
+        lines.append(f"last val       AP {result.last_metrics['AP']:.1f}  AP50 {result.last_metrics['AP50']:.1f}")
     if result.best_ap >= 0:
-        lines.append(f"best val       AP {result.best_ap:.3f}  AP50 {result.best_ap50:.3f}  -> {run / runs.BEST_WEIGHTS}")
+        lines.append(f"best val       AP {result.best_ap:.1f}  AP50 {result.best_ap50:.1f}  -> {run / runs.BEST_WEIGHTS}")
     for label, name in (("curves", runs.RESULTS_PNG), ("per epoch", runs.RESULTS_CSV),
                         ("tensorboard", runs.TENSORBOARD_DIR), ("resume", runs.CHECKPOINT_DIR)):
         lines.append(f"{label:<14} {run / name}")

@@ -275,7 +275,7 @@ class _Loop:
                         self.state.best_ap.assign(metrics["AP"])
                         best_ap50 = metrics["AP50"]
                         runs.save_weights_atomic(self.model, self.run_dir / runs.BEST_WEIGHTS)
-                    bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.4f}  AP50 {row['AP50']:.4f}",
+                    bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.2f}  AP50 {row['AP50']:.2f}",
                               file=sys.stderr)
                 if math.isfinite(budget) and epoch_done and not last and epoch > 0 and not self.max_steps:
                     # The mean over all timed epochs: one epoch's time swings with load and moved the end back
