@@ -120,9 +120,10 @@ def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run):
 
 def test_shared_head_convs_get_one_output_range_per_level(float_run):
     """The head's convs are shared by P3-P7; TFLite gives each call's output its own int8 range, so the QAT
-    graph must too (one shared quantizer clipped the wider levels: BCCD QAT at lr 0 lost 3.7 AP, now 0.7). The
-    predictors are the exception: TFLite quantizes them at their concatenation's range, one for all levels, so
-    the QAT graph has that one range and no per-level ones (which export as a requantize op per level)."""
+    graph must too (one shared quantizer clips the wider levels: BCCD QAT at lr 0 loses 3.7 AP with one range,
+    0.7 with one per level). The predictors are the exception: TFLite quantizes them at their concatenation's
+    range, one for all levels, so the QAT graph has that one range and no per-level ones (which export as a
+    requantize op per level)."""
     from spinenet_lite.keras import keras
     from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
     from spinenet_lite.runs import load_trained
