@@ -73,10 +73,10 @@ def test_metrics_equal_pycocotools_on_the_file(coco_file):
     ev.accumulate()
     ev.summarize()
     for i, key in enumerate(["AP", "AP50", "AP75", "APs", "APm", "APl"]):
-        assert ours[key] == pytest.approx(ev.stats[i], abs=1e-9), key
+        assert ours[key] == pytest.approx(-1.0 if ev.stats[i] == -1 else 100 * ev.stats[i], abs=1e-7), key  # points
     # the crowd regions and areas matter here: every box non-crowd with area w*h scores differently
     plain = coco_metrics(ds.replace(coco_source=None), detections)
-    assert any(abs(plain[k] - ours[k]) > 1e-3 for k in ("AP", "AP50", "APs", "APm", "APl"))
+    assert any(abs(plain[k] - ours[k]) > 0.1 for k in ("AP", "AP50", "APs", "APm", "APl"))
 
 
 ANCHORS = np.array([[0.25, 0.25, 0.5, 0.5], [0.25, 0.75, 0.5, 0.5], [0.75, 0.25, 0.5, 0.5],
