@@ -82,7 +82,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 @functools.cache
 def artifact(kind: str) -> bytes:
-    """The bytes of one export of `real_model()`, converted once per session.
+    """The bytes of one export of `real_model()`, converted once per test run.
 
     kinds: tflite-{fp32,fp16,int8}-raw, tflite-{fp32,int8} (detection op; int8 carries metadata), onnx-fp32.
     """

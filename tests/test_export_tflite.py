@@ -1,5 +1,5 @@
 """TFLite export of the real spinenet49xxs (64 px): fp32 / fp16 / int8 against Keras on real BCCD images, the
-detection op, metadata, MediaPipe. Each artifact is converted once per session (test_export_fixtures.artifact).
+detection op, metadata, MediaPipe. Each artifact is converted once per test run (test_export_fixtures.artifact).
 """
 from __future__ import annotations
 
