@@ -90,6 +90,26 @@ def test_schedule_retarget_moves_the_decay_with_the_run_length(kind):
     assert lr.get_config()["total_steps"] == 200
 
 
+@pytest.mark.parametrize("kind", ["cosine", "step"])
+def test_a_budget_shorter_than_the_warm_up_still_anneals(kind):
+    """A paper recipe's 2000-step warm-up in a run a time budget cut to 100 steps: the warm-up shrinks to a
+    quarter of the run, the decay follows it, and the last step's rate is annealed, not still rising."""
+    from spinenet_lite.config import TrainConfig
+    from spinenet_lite.train.schedule import make_schedule
+
+    lr = make_schedule(TrainConfig(learning_rate=0.32, warmup_steps=2000, schedule=kind,
+                                   step_boundaries=(0.95, 0.98333)), 277_000)
+    assert lr.warmup_steps == 2000
+    lr.retarget(100)
+    values = [float(lr(s)) for s in range(100)]
+    assert lr.warmup_steps == 25
+    assert values[24] == pytest.approx(0.32) and values[0] == pytest.approx(0.32 / 25)
+    assert values[-1] < 0.01 * 0.32 if kind == "cosine" else values[-1] == pytest.approx(0.32 * 0.01)
+    assert "warm-up over steps 0-25 (train.warmup_steps 2000 cut to 25% of the run)" in lr.describe()
+    assert lr.describe().endswith("cosine decay to 0 at step 100" if kind == "cosine" else
+                                  "x0.1 at steps 95, 98, run ends at step 100")
+
+
 def test_bad_schedule_and_strategy_are_errors():
     from spinenet_lite.config import TrainConfig
     from spinenet_lite.train.schedule import make_schedule

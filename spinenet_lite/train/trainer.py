@@ -186,6 +186,11 @@ class _Loop:
         self.bn_frozen = True
         _log(f"batch norm frozen from step {step} ({len(layers)} layers) for the last {frozen_epochs} epochs")
 
+    def _last_learning_rate(self, step: int) -> float:
+        """The rate the optimizer applied at `step` (1-based), from the schedule: the optimizer's own
+        `learning_rate` is a per-replica variable under a multi-device strategy, which `float()` cannot read."""
+        return float(self.schedule(max(step - 1, 0)))
+
     def _fit_budget(self, step: int, seconds_left: float, seconds_per_step: float, eval_seconds: float) -> int:
         """Re-lay the decay so the run ends, annealed, when the time budget does (like Ultralytics' `time`):
         the budget, not `train.epochs`, sets the length. Returns the new last step."""
@@ -193,11 +198,12 @@ class _Loop:
         per_epoch = self.steps_per_epoch * seconds_per_step + eval_seconds / max(cfg.eval_every, 1)
         epochs_left = max(int((seconds_left - eval_seconds) / max(per_epoch, 1e-9)), 1)  # keep the final eval
         total = step + epochs_left * self.steps_per_epoch
-        if abs(total - self.total_steps) >= self.steps_per_epoch:
-            _log(f"time budget: {epochs_left} more epochs fit in {seconds_left / 60:.1f} min; the learning-rate decay "
-                 f"now ends at step {total}")
         if total != self.total_steps:
+            moved = abs(total - self.total_steps) >= self.steps_per_epoch
             self.schedule.retarget(total)
+            if moved:
+                _log(f"time budget: {epochs_left} more epochs fit in {seconds_left / 60:.1f} min; schedule now "
+                     f"{self.schedule.describe()}")
         return total
 
     def run(self) -> TrainResult:
@@ -211,6 +217,8 @@ class _Loop:
         history = [r for r in read_history(self.run_dir / runs.RESULTS_CSV) if r["step"] <= step] if resumed else []
         if resumed:
             _log(f"resumed {self.run_dir} at step {step} (epoch {int(self.state.epoch.numpy())})")
+        _log(f"schedule: {self.schedule.describe()}"
+             + (f"; a {cfg.max_minutes:g}-minute budget re-fits it after the second epoch" if cfg.max_minutes > 0 else ""))
         start = time.perf_counter() - float(self.state.seconds.numpy())  # the budget spans resumes
         budget = cfg.max_minutes * 60.0 if cfg.max_minutes > 0 else math.inf
         stop_at = min(self.total_steps, self.max_steps) if self.max_steps else self.total_steps
@@ -245,7 +253,7 @@ class _Loop:
                         with self.writer.as_default(step=step):
                             for k, v in losses.items():
                                 tf.summary.scalar(f"loss/{k}", v)
-                            tf.summary.scalar("lr", float(self.optimizer.learning_rate))
+                            tf.summary.scalar("lr", self._last_learning_rate(step))
                     if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0:
                         self.state.save()
                     if time.perf_counter() - start > budget:
@@ -259,7 +267,7 @@ class _Loop:
                     self.state.epoch.assign(epoch + 1)
                 row = {"epoch": epoch + 1 if epoch_done else step / self.steps_per_epoch, "step": step,
                        "loss": sums["total"] / max(count, 1), "cls_loss": sums["cls"] / max(count, 1),
-                       "box_loss": sums["box"] / max(count, 1), "lr": float(self.optimizer.learning_rate),
+                       "box_loss": sums["box"] / max(count, 1), "lr": self._last_learning_rate(step),
                        "epoch_seconds": seconds, "images_per_second": count * cfg.batch_size / max(seconds, 1e-9),
                        "AP": float("nan"), "AP50": float("nan")}
                 last = step >= stop_at or stopped_early
