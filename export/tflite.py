@@ -135,6 +135,7 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
     import tempfile
 
     from spinenet_lite.keras import tf
+    from spinenet_lite.quiet import quiet_stderr
 
     if precision not in PRECISIONS:
         raise SpineNetLiteError(f"tflite: unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
@@ -158,7 +159,8 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
             converter.inference_input_type = tf.uint8
             converter.inference_output_type = tf.float32
         try:
-            flatbuffer = converter.convert()
+            with quiet_stderr():  # the quantizer prints its settings; real converter errors still show
+                flatbuffer = converter.convert()
         except Exception as err:  # the converter's errors are long MLIR dumps; keep the first line
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SpineNetLiteError(f"tflite {precision}: conversion failed ({first})") from err
