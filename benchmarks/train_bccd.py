@@ -1,5 +1,5 @@
-"""BCCD figure: spinenet49xs at 384 trained from scratch on the train split for at most 60 CPU minutes,
-evaluated on the test split. Run it in the background, it needs the machine for an hour:
+"""BCCD figure: `recipes/bccd.yaml` (spinenet49xs at 384 from scratch on the train split) for at most 60 CPU
+minutes, evaluated on the test split. Run it in the background, it needs the machine for an hour:
 
     nohup python benchmarks/train_bccd.py --minutes 60 > bccd.log 2>&1 &
 """
@@ -10,35 +10,30 @@ from pathlib import Path
 
 import click
 
-BCCD = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd")  # ../shared beside the project
 
 
 @click.command()
-@click.option("--data", default=BCCD, show_default=True, help="BCCD folder (Pascal VOC layout).")
+@click.option("--data", default=None, help="BCCD folder (Pascal VOC layout); default: the recipe's datasets/bccd.")
 @click.option("--minutes", default=60.0, show_default=True, help="Training time budget (train.max_minutes).")
-@click.option("--epochs", default=20, show_default=True,
-              help="Epochs the cosine schedule is laid out for; pick what fits the budget at the measured img/s.")
-@click.option("--lr", default=0.08, show_default=True,
-              help="Peak learning rate (0.04 learnt visibly slower in short from-scratch runs).")
+@click.option("--epochs", type=int, default=None,
+              help="Epochs the cosine schedule is laid out for (default: the recipe's 60; the budget re-fits it).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default: the recipe's 0.08).")
 @click.option("--out", default="runs/bccd_49xs", show_default=True, help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Further recipe overrides, e.g. model.activation=relu (repeatable).")
-def main(data: str, minutes: float, epochs: int, lr: float, out: str, resume: bool, overrides: tuple) -> None:
-    """Train spinenet49xs@384 on BCCD train, evaluate best weights on BCCD test, print a Markdown row."""
+def main(data: str | None, minutes: float, epochs: int | None, lr: float | None, out: str, resume: bool,
+         overrides: tuple) -> None:
+    """Train recipes/bccd.yaml on BCCD train, evaluate best weights on BCCD test, print a Markdown row."""
     from spinenet_lite.config import load_recipe
     from spinenet_lite.data import load_dataset
     from spinenet_lite.evaluate import evaluate, keras_detect_fn
     from spinenet_lite.runs import load_trained
     from spinenet_lite.train.trainer import train
 
-    recipe = load_recipe("49xs", [
-        "data.format=voc", f"data.root={data}", "data.train=train", "data.val=val",
-        "data.scale_min=0.75", "data.scale_max=1.25",
-        f"train.epochs={epochs}", "train.batch_size=8", f"train.learning_rate={lr}", "train.warmup_steps=100",
-        "train.schedule=cosine", "train.strategy=default", "train.eval_every=5", "train.stochastic_depth=0.1",
-        f"train.max_minutes={minutes}", *overrides,
-    ])
+    given = [f"data.root={data}" if data else "", f"train.epochs={epochs}" if epochs else "",
+             f"train.learning_rate={lr}" if lr else ""]
+    recipe = load_recipe("bccd", [o for o in given if o] + [f"train.max_minutes={minutes}", *overrides])
     tic = time.perf_counter()
     result = train(None if resume else recipe, Path(out), resume=resume, progress=False, exist_ok=True)
     trained = load_trained(out)

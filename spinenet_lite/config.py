@@ -116,12 +116,21 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
         raise SpineNetLiteError(f"{where}: expected true/false, got {value!r}")
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         try:
-            return type(default)(value) if not (isinstance(default, int) and isinstance(value, float)) else value
+            number = float(value) if not isinstance(value, bool) else None
         except (TypeError, ValueError):
-            raise SpineNetLiteError(f"{where}: expected a number, got {value!r}") from None
+            number = None
+        if number is None or number != number:
+            raise SpineNetLiteError(f"{where}: expected a number, got {value!r}")
+        if isinstance(default, int):
+            if not number.is_integer():
+                raise SpineNetLiteError(f"{where}: expected a whole number, got {value!r}")
+            return int(number)
+        return number
     if isinstance(default, tuple):
         if isinstance(value, str):
             value = yaml.safe_load(value) if value.startswith("[") else [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise SpineNetLiteError(f"{where}: expected a list, e.g. [a, b], got {value!r}")
         return tuple(value)
     if isinstance(default, dict):
         if isinstance(value, str):
@@ -130,8 +139,74 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
             raise SpineNetLiteError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
     if isinstance(default, str):
+        if isinstance(value, (dict, list)):
+            raise SpineNetLiteError(f"{where}: expected text, got {value!r}")
         return str(value)
     return value
+
+
+def _between(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False):
+    def check(v) -> bool:
+        return ((low is None or (v > low if low_open else v >= low))
+                and (high is None or (v < high if high_open else v <= high)))
+    return check
+
+
+def _one_of(*names: str):
+    def check(v) -> bool:
+        return v in names
+    check.names = names
+    return check
+
+
+# Allowed values per field: (check, what a valid value is). Fields not listed take any value of their type.
+RANGES = {
+    "model.input_size": (lambda v: v >= 32 and v % 32 == 0, "a multiple of 32, >= 32 (e.g. 128, 256, 384)"),
+    "data.format": (_one_of("synthetic", "coco", "voc", "yolo"), "one of synthetic, coco, voc, yolo"),
+    "data.synthetic_images": (_between(10, None), ">= 10"),
+    "data.scale_min": (_between(0, None, low_open=True), "> 0"),
+    "data.scale_max": (_between(0, None, low_open=True), "> 0"),
+    "train.epochs": (_between(1, None), ">= 1"),
+    "train.batch_size": (_between(1, None), ">= 1"),
+    "train.learning_rate": (_between(0, None, low_open=True), "> 0"),
+    "train.momentum": (_between(0, 1, high_open=True), "in [0, 1)"),
+    "train.weight_decay": (_between(0, None), ">= 0"),
+    "train.warmup_steps": (_between(0, None), ">= 0"),
+    "train.schedule": (_one_of("cosine", "step"), "cosine or step"),
+    "train.stochastic_depth": (_between(0, 1, high_open=True), "in [0, 1)"),
+    "train.focal_alpha": (_between(0, 1, low_open=True, high_open=True), "in (0, 1)"),
+    "train.focal_gamma": (_between(0, None), ">= 0"),
+    "train.huber_delta": (_between(0, None, low_open=True), "> 0"),
+    "train.box_loss_weight": (_between(0, None), ">= 0"),
+    "train.strategy": (_one_of("default", "mirrored", "multiworker", "tpu"), "default, mirrored, multiworker or tpu"),
+    "train.eval_every": (_between(1, None), ">= 1 (epochs)"),
+    "train.checkpoint_every_steps": (_between(0, None), ">= 0 (0: once per epoch)"),
+    "train.max_minutes": (_between(0, None), ">= 0 (0: no time budget)"),
+    "train.freeze_bn_epochs": (_between(0, None), ">= 0"),
+    "train.qat_epochs": (_between(1, None), ">= 1"),
+    "train.qat_learning_rate": (_between(0, None), ">= 0"),
+    "export.score_threshold": (_between(0, 1, high_open=True), "in [0, 1)"),
+    "export.iou_threshold": (_between(0, 1, low_open=True), "in (0, 1]"),
+    "export.max_detections": (_between(1, None), ">= 1"),
+    "export.calibration_images": (_between(1, None), ">= 1"),
+    "export.max_ap_drop_float": (_between(0, None), ">= 0 (AP points)"),
+    "export.max_ap_drop_int8": (_between(0, None), ">= 0 (AP points)"),
+}
+
+
+def validate(recipe: Recipe, where: str = "recipe") -> Recipe:
+    """Check every field against RANGES and the fields that depend on each other; returns `recipe`."""
+    for key, (check, allowed) in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(recipe, section), name)
+        if not check(value):
+            hint = suggest(str(value), check.names) if hasattr(check, "names") else ""
+            raise SpineNetLiteError(f"{where}: {key} is {value!r}{hint}; use {allowed}")
+    data = recipe.data
+    if data.scale_min > data.scale_max:
+        raise SpineNetLiteError(f"{where}: data.scale_min {data.scale_min:g} is above data.scale_max "
+                                f"{data.scale_max:g}; use scale_min <= scale_max (1.0 and 1.0: no scale jitter)")
+    return recipe
 
 
 def _section(cls: type, values: dict, where: str) -> Any:
@@ -146,7 +221,8 @@ def _section(cls: type, values: dict, where: str) -> Any:
 
 
 def recipe_from_dict(values: dict, where: str = "recipe") -> Recipe:
-    """Build a Recipe from nested {section: {key: value}}; unknown keys are errors with suggestions."""
+    """Build a Recipe from nested {section: {key: value}}; unknown keys are errors with suggestions, every field
+    is checked for type and range. `model: NAME` is shorthand for `model: {name: NAME}`."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -155,10 +231,14 @@ def recipe_from_dict(values: dict, where: str = "recipe") -> Recipe:
     for name, body in values.items():
         if name not in _SECTION_CLASSES:
             raise SpineNetLiteError(f"{where}: unknown section {name!r}{suggest(name, _SECTION_CLASSES)}")
+        if name == "model" and isinstance(body, str):
+            body = {"name": body}
         if not isinstance(body, dict):
-            raise SpineNetLiteError(f"{where}: section {name!r} must be a mapping")
+            first = dataclasses.fields(_SECTION_CLASSES[name])[0]
+            raise SpineNetLiteError(f"{where}: section {name!r} must be a mapping of its fields, e.g. "
+                                    f"`{name}: {{{first.name}: {first.default!r}}}`, not {body!r}")
         sections[name] = _section(_SECTION_CLASSES[name], body, f"{where}: {name}")
-    return Recipe(**sections)
+    return validate(Recipe(**sections), where)
 
 
 def resolve_recipe_path(path_or_name: str) -> Path:
@@ -191,13 +271,49 @@ def apply_overrides(values: dict, overrides: list[str] | tuple[str, ...]) -> dic
 
 
 def load_recipe(path_or_name: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Read a recipe YAML (a path or a shipped name) and apply --set overrides."""
+    """Read a recipe YAML (a path or a shipped name) and apply --set overrides.
+
+    A relative `data.root` written in the file that does not exist from the current folder is looked up beside
+    the recipe and one folder up (a shipped recipe's `datasets/bccd` is found in a clone of the repository).
+    A --set that changes `data.format` without naming the splits uses the new format's usual ones.
+    """
     path = resolve_recipe_path(path_or_name)
     try:
         values = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise SpineNetLiteError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return recipe_from_dict(apply_overrides(values or {}, overrides), where=str(path))
+    if not values:
+        raise SpineNetLiteError(f"{path}: empty recipe; give at least one section (model, data, train, export) or "
+                                "start from a shipped recipe, e.g. `spinenet-lite train small --set data.root=...`")
+    if isinstance(values, dict) and isinstance(values.get("data"), dict):
+        values = {**values, "data": _data_root_beside(values["data"], path)}
+    merged = apply_overrides(values, overrides)
+    return recipe_from_dict(_usual_splits(values, merged, overrides), where=str(path))
+
+
+def _data_root_beside(data: dict, recipe_path: Path) -> dict:
+    root = data.get("root")
+    if not isinstance(root, str) or not root or Path(root).is_absolute() or Path(root).exists():
+        return data
+    for base in (recipe_path.parent, recipe_path.parent.parent):
+        if (base / root).exists():
+            return {**data, "root": str((base / root).resolve())}
+    return data
+
+
+def _usual_splits(file_values: dict, merged: dict, overrides) -> dict:
+    """When --set changed data.format and named no split, the file's split names (another format's file names)
+    give way to the defaults `train` / `val`, which every reader maps to its own layout."""
+    before = (file_values.get("data") or {}) if isinstance(file_values.get("data"), dict) else {}
+    after = merged.get("data")
+    if not isinstance(after, dict) or after.get("format") == before.get("format", DataConfig.format):
+        return merged
+    named = {item.split("=", 1)[0].strip() for item in overrides}
+    data = dict(after)
+    for split in ("train", "val"):
+        if f"data.{split}" not in named:
+            data[split] = getattr(DataConfig, split)
+    return {**merged, "data": data}
 
 
 def save_recipe(recipe: Recipe, path: Path) -> None:
