@@ -23,20 +23,25 @@ def data() -> None:
                    "synthetic train/val (default train), COCO: the JSON given as PATH.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/data-check", show_default=True,
               help="Folder for the mosaic PNG of images with their boxes.")
-@click.option("--images", "count", type=click.IntRange(1, 64), default=12, show_default=True,
-              help="How many images the mosaic shows.")
-def check(path: str, fmt: str, split: str | None, out_dir: str, count: int) -> None:
+@click.option("--images", "images", type=click.Path(exists=True, file_okay=False), default=None,
+              help="COCO: the folder holding the images, as data.root in a recipe (default: the .json's folder).")
+@click.option("--mosaic", "count", type=click.IntRange(1, 64), default=12, show_default=True,
+              help="How many images the mosaic PNG shows.")
+def check(path: str, fmt: str, split: str | None, out_dir: str, images: str | None, count: int) -> None:
     """Count images, boxes and boxes per class, list every problem, and draw a mosaic of a few images.
 
-    PATH is a VOC folder, a COCO annotation .json, a YOLO data .yaml (or its folder), or 'synthetic' for the
-    embedded set. Exits 0 when the data is usable for training.
+    PATH is a VOC folder, a COCO annotation .json (images in --images), a YOLO data .yaml (or its folder), or
+    'synthetic' for the embedded set. Exits 0 when the data is usable for training.
     """
     from spinenet_lite.data.check import check_dataset, format_report, write_mosaic
 
-    report = check_dataset(path, fmt, split)
+    report = check_dataset(path, fmt, split, images=images)
     click.echo(format_report(report))
     if not report.usable:
-        raise SpineNetLiteError(f"{path}: no usable images (see the problems above)")
+        hint = ""
+        if report.data_cfg.format == "coco" and not images:
+            hint = f"; if the images are in another folder than {report.data_cfg.root}, pass it with --images"
+        raise SpineNetLiteError(f"{path}: no usable images (see the problems above){hint}")
     name = "synthetic" if report.data_cfg.format == "synthetic" else Path(path).resolve().name
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{report.split or 'all'}")
     png = write_mosaic(report.dataset, Path(out_dir) / f"{stem}.png", count=count)

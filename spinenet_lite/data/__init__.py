@@ -47,10 +47,7 @@ def load_dataset(data_cfg: DataConfig, split: str = "train", warn_skipped: bool 
 
         if not data_cfg.root and not which:
             raise SpineNetLiteError("data.root: empty; set it to the COCO image folder and data.train/val to the JSON files")
-        ann = Path(which)
-        if not ann.is_absolute() and data_cfg.root and not ann.is_file():
-            ann = Path(data_cfg.root) / which
-        ds = read_coco(ann, data_cfg.root or None, names)
+        ds = read_coco(_coco_annotation_file(data_cfg, split, which), data_cfg.root or None, names)
     elif fmt == "voc":
         from spinenet_lite.data.voc import read_voc
 
@@ -64,6 +61,29 @@ def load_dataset(data_cfg: DataConfig, split: str = "train", warn_skipped: bool 
         logger.warning("%s split %r: %d image(s) skipped (missing, unreadable or outside the root); "
                        "run `spinenet-lite data check` for the list", fmt, which, skipped)
     return ds
+
+
+# Where a COCO split's annotation file usually is, relative to the image folder (data.root) or the folder above it.
+COCO_SPLIT_FILES = ("annotations/instances_{}.json", "annotations/instances_{}2017.json", "annotations/{}.json",
+                    "{}.json")
+
+
+def _coco_annotation_file(data_cfg: DataConfig, split: str, which: str) -> Path:
+    """The annotation file of a COCO split: a path (as given, or under data.root), or for a bare split name such
+    as 'train' the first of COCO_SPLIT_FILES found beside the image folder or one folder up."""
+    ann = Path(which)
+    root = Path(data_cfg.root) if data_cfg.root else None
+    if ann.is_absolute() or ann.is_file() or root is None:
+        return ann
+    if (root / which).is_file() or ann.suffix.lower() == ".json":
+        return root / which
+    tried = [base / pattern.format(which) for base in (root, root.parent) for pattern in COCO_SPLIT_FILES]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    raise SpineNetLiteError(f"data.{split}: no COCO annotation file for split {which!r} (looked for "
+                            f"{', '.join(COCO_SPLIT_FILES).format(*[which] * 4)} in {root} and {root.parent}); "
+                            f"set data.{split} to the .json file")
 
 
 def _require_root(data_cfg: DataConfig) -> str:

@@ -29,8 +29,9 @@ class CheckReport:
         return len(self.dataset) > 0
 
 
-def detect_format(path: str, fmt: str = "auto") -> DataConfig:
-    """A DataConfig for a dataset path: 'synthetic', a COCO .json, a YOLO data .yaml, or a VOC/YOLO folder."""
+def detect_format(path: str, fmt: str = "auto", images: str | None = None) -> DataConfig:
+    """A DataConfig for a dataset path: 'synthetic', a COCO .json, a YOLO data .yaml, or a VOC/YOLO folder.
+    `images` is a COCO set's image folder (data.root; default: the .json's folder)."""
     if path == "synthetic" or fmt == "synthetic":
         return DataConfig(format="synthetic")
     p = Path(path)
@@ -54,7 +55,10 @@ def detect_format(path: str, fmt: str = "auto") -> DataConfig:
     if fmt == "coco":
         if p.is_dir():
             raise SpineNetLiteError(f"{path}: for COCO pass the annotation .json file")
-        return DataConfig(format="coco", root=str(p.parent), train=str(p))
+        return DataConfig(format="coco", root=str(images or p.parent), train=str(p))
+    if images:
+        raise SpineNetLiteError(f"--images {images}: only for COCO, whose file names are relative to an image folder; "
+                                f"a {fmt} dataset names its own images")
     if fmt == "yolo" and p.is_dir():
         yamls = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
         if not yamls:
@@ -79,11 +83,12 @@ def decode_all(ds: DetectionDataset) -> tuple[DetectionDataset, list[Problem]]:
     return ds.replace(samples=tuple(keep)), problems
 
 
-def check_dataset(path: str, fmt: str = "auto", split: str | None = None, decode: bool = True) -> CheckReport:
+def check_dataset(path: str, fmt: str = "auto", split: str | None = None, decode: bool = True,
+                  images: str | None = None) -> CheckReport:
     """Load a dataset like training would, decode every image, and collect all problems."""
     from spinenet_lite.data import load_dataset
 
-    cfg = detect_format(path, fmt)
+    cfg = detect_format(path, fmt, images)
     split = split if split is not None else DEFAULT_SPLIT[cfg.format]
     if cfg.format == "coco":
         split = split or cfg.train

@@ -37,6 +37,9 @@ def _load_json(path: Path) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise SpineNetLiteError(f"{path}: not a COCO detection file (no 'images' list); expected keys images, "
                                 "annotations, categories")
+    if not isinstance(data.get("annotations"), list):
+        raise SpineNetLiteError(f"{path}: no 'annotations' list; a COCO detection file lists its boxes there "
+                                "(an empty list when no image has objects)")
     if not isinstance(data.get("categories"), list) or not data["categories"]:
         raise SpineNetLiteError(f"{path}: no 'categories' list; a COCO file must name its classes")
     return data

@@ -141,10 +141,17 @@ def probe_image(path: Path, log: ProblemLog, annotated: tuple[int, int] | None =
     return width, height
 
 
+# How far a box may reach past the image edge and still count as inside: normalised coordinates written with 6
+# decimals (YOLO) land up to ~0.001 px outside, and pixel formats that count the last pixel as its far edge
+# (x1 = width) are common; both are rounding, not a labelling mistake.
+ROUNDING_PX = 1.0
+
+
 def clean_boxes(
     boxes: np.ndarray, labels: np.ndarray, width: int, height: int, log: ProblemLog, where: str | Path
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Clip boxes to the image (reported) and drop zero-area or inverted ones (reported)."""
+    """Clip boxes to the image (reported when more than `ROUNDING_PX` outside) and drop zero-area or inverted
+    ones (reported)."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     labels = np.asarray(labels, np.int32).reshape(-1)
     keep = np.ones(len(boxes), bool)
@@ -154,6 +161,9 @@ def clean_boxes(
             keep[i] = False
             continue
         clipped = np.array([max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)], np.float32)
+        if max(-x0, -y0, x1 - width, y1 - height) < ROUNDING_PX:  # inside but for rounding: clip, nothing to say
+            boxes[i] = clipped
+            continue
         if not np.array_equal(clipped, boxes[i]):
             if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
                 log.add(where, "box_degenerate", f"box {i} [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies outside the "

@@ -67,6 +67,9 @@ def _split_ids(root: Path, split: str, log: ProblemLog) -> list[str]:
             continue
         seen.add(parts[0])
         ids.append(parts[0])
+    if not ids:
+        raise SpineNetLiteError(f"{split_file}: split file lists no images; write one image id (the file name "
+                                "without extension) per line")
     return ids
 
 

@@ -56,14 +56,18 @@ def _images(root: Path, entry, yaml_path: Path, log: ProblemLog) -> list[Path]:
         if source is None:
             continue
         if source.is_dir():
-            images.extend(sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+            found = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise SpineNetLiteError(f"{source}: split folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            images.extend(found)
         elif source.is_file() and source.suffix == ".txt":
-            for line in source.read_text().splitlines():
-                line = line.strip()
-                if line:
-                    path = resolve_inside(root, line, log, source)
-                    if path is not None:
-                        images.append(path)
+            lines = [line.strip() for line in source.read_text().splitlines() if line.strip()]
+            if not lines:
+                raise SpineNetLiteError(f"{source}: split list names no images; write one image path per line")
+            for line in lines:
+                path = resolve_inside(root, line, log, source)
+                if path is not None:
+                    images.append(path)
         else:
             raise SpineNetLiteError(f"{yaml_path}: split entry {item!r} is neither an image folder nor a .txt list "
                                     f"(looked at {source})")
