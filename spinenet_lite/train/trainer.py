@@ -114,7 +114,9 @@ class _Loop:
         self.val_data = load_dataset(recipe.data, "val")
         if len(self.train_data.samples) < cfg.batch_size:
             raise SpineNetLiteError(
-                f"train.batch_size: {cfg.batch_size} is larger than the {len(self.train_data.samples)} training images"
+                f"train.batch_size: {cfg.batch_size} is larger than the {len(self.train_data.samples)} training images; "
+                "for a small dataset use the `small` recipe (batch 8, lr 0.08, short warm-up), e.g. "
+                "`spinenet-lite train small --set data.format=voc --set data.root=...`, or set train.batch_size"
             )
         self.class_names = tuple(self.train_data.class_names)
         runs.write_classes(run_dir, self.class_names)
@@ -302,8 +304,14 @@ class _Loop:
                 self.writer.flush()
         except KeyboardInterrupt:
             bar.close()
-            _log(f"interrupted at step {step}; the last complete checkpoint is in {self.run_dir / runs.CHECKPOINT_DIR}; "
-                 f"continue with: spinenet-lite train --resume {self.run_dir}")
+            saved = self.state.latest
+            if saved is None:
+                _log(f"interrupted at step {step}, before the first checkpoint (written at the end of each epoch, or "
+                     f"every train.checkpoint_every_steps): no training is saved; spinenet-lite train --resume "
+                     f"{self.run_dir} starts the run again from step 0")
+            else:
+                _log(f"interrupted at step {step}; the last complete checkpoint is step {saved.rsplit('-', 1)[-1]} "
+                     f"in {self.run_dir / runs.CHECKPOINT_DIR}; continue with: spinenet-lite train --resume {self.run_dir}")
             raise
         bar.close()
         return TrainResult(

@@ -1,0 +1,185 @@
+"""Training on one's own data as the README says: the recipes it names, format switches, bad input named."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.data_fixtures import ENTRIES, write_coco, write_voc, write_yolo
+from spinenet_lite.config import load_recipe, recipe_from_dict
+from spinenet_lite.data import load_dataset
+from spinenet_lite.errors import SpineNetLiteError
+
+BCCD = Path(__file__).resolve().parents[1] / "datasets" / "bccd"
+
+
+def _coco_layout(root: Path) -> Path:
+    """The usual COCO layout: images/ with bare file names, annotations/{train,val}.json beside it."""
+    ann = write_coco(root, file_names={e[0]: f"{e[0]}.png" for e in ENTRIES})
+    (root / "annotations").mkdir()
+    shutil.copy(ann, root / "annotations" / "train.json")
+    shutil.move(ann, root / "annotations" / "val.json")
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco", "yolo"])
+def test_the_readme_training_line_reads_each_format_with_the_small_recipe(tmp_path, fmt):
+    if fmt == "voc":
+        sets = ["data.format=voc", f"data.root={write_voc(tmp_path)}"]
+    elif fmt == "coco":
+        root = _coco_layout(tmp_path)
+        sets = ["data.format=coco", f"data.root={root / 'images'}", f"data.train={root / 'annotations/train.json'}",
+                f"data.val={root / 'annotations/val.json'}"]
+    else:
+        sets = ["data.format=yolo", f"data.root={write_yolo(tmp_path)}"]
+    recipe = load_recipe("small", sets)
+    train, val = load_dataset(recipe.data, "train"), load_dataset(recipe.data, "val")
+    assert len(train) == 3 and len(val) >= 1 and train.class_names == ("cat", "dog")
+    assert not [p for p in train.problems if p.kind != "image_mode"], train.problems
+
+
+def test_a_coco_split_name_finds_the_usual_annotation_file(tmp_path):
+    root = _coco_layout(tmp_path)
+    recipe = load_recipe("small", ["data.format=coco", f"data.root={root / 'images'}"])
+    assert len(load_dataset(recipe.data, "train")) == 3
+    (root / "annotations" / "val.json").unlink()
+    with pytest.raises(SpineNetLiteError, match=r"data.val: no COCO annotation file for split 'val' .*instances_val"):
+        load_dataset(recipe.data, "val")
+
+
+def test_switching_a_paper_recipe_to_voc_uses_the_voc_split_names():
+    recipe = load_recipe("49xxs", ["data.format=voc", f"data.root={BCCD}"])
+    assert (recipe.data.train, recipe.data.val) == ("train", "val")
+    assert (len(load_dataset(recipe.data, "train")), len(load_dataset(recipe.data, "val"))) == (205, 87)
+    named = load_recipe("49xxs", ["data.format=voc", f"data.root={BCCD}", "data.val=test"])
+    assert (named.data.train, named.data.val) == ("train", "test")
+    assert load_recipe("49xxs").data.train == "annotations/instances_train2017.json"
+
+
+def test_the_bccd_recipe_finds_the_shipped_set_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe("bccd")
+    assert Path(recipe.data.root) == BCCD.resolve()
+    assert len(load_dataset(recipe.data, "train")) == 205
+    bccd = recipe.train
+    small = load_recipe("small").train
+    assert (bccd.batch_size, bccd.learning_rate, bccd.warmup_steps, bccd.schedule) == (8, 0.08, 100, "cosine")
+    assert (small.batch_size, small.learning_rate, small.schedule, small.freeze_bn_epochs) == (8, 0.08, "cosine", 2)
+
+
+def test_a_batch_larger_than_the_data_names_the_small_recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
+    from spinenet_lite.train.trainer import train
+
+    recipe = load_recipe("quickstart", ["data.synthetic_images=40", "train.batch_size=256"])
+    with pytest.raises(SpineNetLiteError, match=r"256 is larger than the 32 training images; .*`small` recipe"):
+        train(recipe, tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=-3", "train.epochs is -3; use >= 1"),
+    ("train.epochs=0", "train.epochs is 0; use >= 1"),
+    ("train.epochs=2.5", "train.epochs: expected a whole number"),
+    ("train.batch_size=0", "train.batch_size is 0; use >= 1"),
+    ("train.learning_rate=0", "train.learning_rate is 0.0; use > 0"),
+    ("train.learning_rate=-0.1", "train.learning_rate is -0.1"),
+    ("train.momentum=1.5", "train.momentum is 1.5; use in \\[0, 1\\)"),
+    ("train.stochastic_depth=1", "train.stochastic_depth"),
+    ("train.strategy=mirored", 'did you mean "mirrored"'),
+    ("train.epochs=true", "train.epochs: expected a number"),
+    ("data.scale_min=1.5", "data.scale_min 1.5 is above data.scale_max 1.25"),
+    ("data.scale_max=0", "data.scale_max is 0.0; use > 0"),
+    ("model.input_size=100", "model.input_size is 100; use a multiple of 32"),
+    ("export.iou_threshold=0", "export.iou_threshold"),
+    ("export.max_detections=0", "export.max_detections"),
+    ("model.name=[a, b]", "model.name: expected text"),
+])
+def test_every_recipe_field_is_checked_for_type_and_range(override, message):
+    with pytest.raises(SpineNetLiteError, match=message):
+        load_recipe("small", [override])
+
+
+def test_an_empty_recipe_is_an_error_and_model_takes_a_name(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# only a comment\n")
+    with pytest.raises(SpineNetLiteError, match="empty.yaml: empty recipe"):
+        load_recipe(str(empty))
+    short = tmp_path / "short.yaml"
+    short.write_text("model: spinenet49xxs\ntrain: {epochs: 3}\n")
+    assert load_recipe(str(short)).model.name == "spinenet49xxs"
+    with pytest.raises(SpineNetLiteError, match=r"section 'train' must be a mapping of its fields, e\.g\. `train: "):
+        recipe_from_dict({"train": 5})
+
+
+def test_a_coco_file_without_annotations_is_named(tmp_path):
+    ann = write_coco(tmp_path)
+    data = json.loads(ann.read_text())
+    del data["annotations"]
+    ann.write_text(json.dumps(data))
+    from spinenet_lite.data.coco import read_coco
+
+    with pytest.raises(SpineNetLiteError, match=r"ann.json: no 'annotations' list"):
+        read_coco(ann)
+
+
+def test_an_empty_split_file_is_named(tmp_path):
+    from spinenet_lite.data.voc import read_voc
+    from spinenet_lite.data.yolo import read_yolo
+
+    root = write_voc(tmp_path / "voc", splits={"train": ["a"], "val": []})
+    with pytest.raises(SpineNetLiteError, match=r"val.txt: split file lists no images"):
+        read_voc(root, "val")
+    data_yaml = write_yolo(tmp_path / "yolo")
+    (tmp_path / "yolo" / "val.txt").write_text("\n")
+    data_yaml.write_text(data_yaml.read_text().replace("val: images/train", "val: val.txt"))
+    with pytest.raises(SpineNetLiteError, match=r"val.txt: split list names no images"):
+        read_yolo(data_yaml, "val")
+
+
+def test_a_box_at_the_edge_by_six_decimal_rounding_is_not_reported(tmp_path):
+    """YOLO's 6-decimal coordinates put a box ending at the image edge up to ~0.001 px outside."""
+    from spinenet_lite.data.yolo import read_yolo
+
+    entries = (("a", 640, 480, [[469, 412, 567, 480], [600, 10, 645, 40]], [0, 1]),)
+    ds = read_yolo(write_yolo(tmp_path, entries=entries), "train")
+    kinds = [(p.kind, p.message) for p in ds.problems]
+    assert len(kinds) == 1 and kinds[0][0] == "box_clipped" and "box 1" in kinds[0][1], kinds  # 5 px out: real
+    assert ds.samples[0].boxes[0, 3] == 480.0 and ds.samples[0].boxes[1, 2] == 640.0
+
+
+def _data_check(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "spinenet_lite", "data", "check", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_data_check_takes_the_image_folder_of_a_coco_set(tmp_path):
+    root = _coco_layout(tmp_path)
+    ann = root / "annotations" / "train.json"
+    out = str(tmp_path / "check")
+    without = _data_check(str(ann), "--out", out)
+    assert without.returncode == 1 and "pass it with --images" in without.stderr
+    found = _data_check(str(ann), "--images", str(root / "images"), "--out", out, "--mosaic", "2")
+    assert found.returncode == 0, found.stderr
+    assert "images: 3 usable" in found.stdout and "problems: none" in found.stdout
+    assert list((tmp_path / "check").glob("*.png"))
+
+
+def test_ctrl_c_before_the_first_checkpoint_does_not_promise_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
+    import spinenet_lite.train.step as step
+    from spinenet_lite.train.trainer import train
+
+    def interrupted_step(*args, **kwargs):
+        def fn(batch):
+            raise KeyboardInterrupt
+        return fn
+
+    monkeypatch.setattr(step, "make_train_step", interrupted_step)
+    recipe = load_recipe("quickstart", ["model.input_size=64", "data.synthetic_images=40", "train.batch_size=4"])
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe, tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert "interrupted at step 0, before the first checkpoint" in err and "last complete checkpoint" not in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
