@@ -183,3 +183,23 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_promise_one(tmp_path, monke
     err = capsys.readouterr().err
     assert "interrupted at step 0, before the first checkpoint" in err and "last complete checkpoint" not in err
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_time_budget_re_fits_the_warm_up_and_the_log_says_so(capsys):
+    """The paper recipe's 2000-step warm-up in a budget that fits 100 steps: the trainer's re-fit ends the run
+    annealed, and its log line states the schedule it now follows."""
+    from types import SimpleNamespace
+
+    from spinenet_lite.train.schedule import make_schedule
+    from spinenet_lite.train.trainer import _Loop
+
+    recipe = load_recipe("49xxs", ["train.batch_size=8"])
+    schedule = make_schedule(recipe.train, 25 * 600)
+    loop = SimpleNamespace(recipe=recipe, steps_per_epoch=25, schedule=schedule, total_steps=25 * 600)
+    # after 2 epochs (50 steps), 2 s a step and 150 s left: 3 more epochs fit
+    total = _Loop._fit_budget(loop, step=50, seconds_left=150.0, seconds_per_step=2.0, eval_seconds=0.0)
+    assert total == 125 and schedule.warmup_steps == 31
+    assert float(schedule(124)) == pytest.approx(0.32 * 0.01) and float(schedule(30)) == pytest.approx(0.32)
+    err = capsys.readouterr().err
+    assert "3 more epochs fit" in err and "warm-up over steps 0-31 (train.warmup_steps 2000 cut" in err
+    assert "x0.1 at steps 119, 123, run ends at step 125" in err
