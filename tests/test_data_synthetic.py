@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 
-from fixtures.data_fixtures import write_voc
 from spinenet_lite.config import DataConfig
 from spinenet_lite.data import load_dataset
 from spinenet_lite.data.synthetic import CLASS_NAMES, generate_synthetic, synthetic_dir
@@ -51,8 +50,8 @@ def _cli(*args, cwd=None):
                           text=True, timeout=300, cwd=cwd)
 
 
-def test_data_check_cli(tmp_path):
-    root = write_voc(tmp_path / "voc")
+def test_data_check_cli(tiny_data, tmp_path):
+    root = tiny_data.voc(tmp_path / "voc")
     proc = _cli(str(root), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert "images: 3 usable, boxes: 6" in proc.stdout and "problems: none" in proc.stdout

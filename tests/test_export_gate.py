@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.export import formats, parity, tflite
-from test_export_fixtures import CLASSES, S, artifact, real_model
 
 
 def zero_weights(flatbuffer: bytes) -> bytes:
@@ -26,19 +24,16 @@ def zero_weights(flatbuffer: bytes) -> bytes:
     return tflite.pack_model(model, schema, flatbuffers)
 
 
-BCCD = Path(__file__).resolve().parents[2] / "shared" / "data" / "bccd"  # ../shared beside the project
-
-
 @pytest.fixture(scope="module")
-def val_data():
+def val_data(export_kit, bccd_root):
     from spinenet_lite.config import DataConfig
     from spinenet_lite.data import load_dataset
 
-    data = load_dataset(DataConfig(format="voc", root=str(BCCD), class_names=CLASSES), "val")
+    data = load_dataset(DataConfig(format="voc", root=str(bccd_root), class_names=export_kit.classes), "val")
     return dataclasses.replace(data, samples=data.samples[:4])
 
 
-def oracle(dataset, shift: float = 0.0):
+def oracle(dataset, size: int, shift: float = 0.0):
     """A detect function returning each image's ground truth (in evaluation order), boxes shifted by `shift`
     of the input size: a reference with AP 100, and a broken artifact whose boxes miss."""
     order = iter(dataset.samples)
@@ -47,8 +42,8 @@ def oracle(dataset, shift: float = 0.0):
         results = []
         for _ in range(len(batch)):
             sample = next(order)
-            scale = S / max(sample.width, sample.height)
-            x0, y0, x1, y1 = (np.asarray(sample.boxes, np.float32) * scale / S).T
+            scale = size / max(sample.width, sample.height)
+            x0, y0, x1, y1 = (np.asarray(sample.boxes, np.float32) * scale / size).T
             boxes = np.stack([y0, x0 + shift, y1, x1 + shift], axis=1)
             results.append({"boxes": boxes, "scores": np.ones(len(boxes), np.float32),
                             "labels": np.asarray(sample.labels, np.int32)})
@@ -56,9 +51,11 @@ def oracle(dataset, shift: float = 0.0):
     return detect
 
 
-def test_gate_fails_on_shifted_boxes(val_data):
-    rows = parity.parity_gate(oracle(val_data), {"same": oracle(val_data), "shifted": oracle(val_data, 0.05)},
-                              val_data, S, max_drop_float=0.2)
+def test_gate_fails_on_shifted_boxes(export_kit, val_data):
+    size = export_kit.size
+    rows = parity.parity_gate(oracle(val_data, size), {"same": oracle(val_data, size),
+                                                       "shifted": oracle(val_data, size, 0.05)},
+                              val_data, size, max_drop_float=0.2)
     by_label = {r.label: r for r in rows}
     assert by_label["keras-fp32"].ap > 95
     assert by_label["same"].passed and abs(by_label["same"].delta) < 1e-6
@@ -68,11 +65,12 @@ def test_gate_fails_on_shifted_boxes(val_data):
     assert "FAIL" in parity.format_table(rows)
 
 
-def test_gate_fails_on_a_tflite_with_zeroed_weights(val_data, tmp_path):
+def test_gate_fails_on_a_tflite_with_zeroed_weights(export_kit, val_data, tmp_path):
     """A real artifact, broken: the zeroed TFLite model runs but finds nothing; the gate names it."""
     broken = tmp_path / "broken.tflite"
-    broken.write_bytes(zero_weights(artifact("tflite-fp32")))
-    rows = parity.parity_gate(oracle(val_data), {"tflite-broken": broken}, val_data, S, max_drop_float=0.2)
+    broken.write_bytes(zero_weights(export_kit.artifact("tflite-fp32")))
+    rows = parity.parity_gate(oracle(val_data, export_kit.size), {"tflite-broken": broken}, val_data, export_kit.size,
+                              max_drop_float=0.2)
     assert rows[-1].label == "tflite-broken" and rows[-1].ap == 0.0 and not rows[-1].passed
     with pytest.raises(SpineNetLiteError, match="tflite-broken"):
         parity.check(rows)
@@ -81,16 +79,17 @@ def test_gate_fails_on_a_tflite_with_zeroed_weights(val_data, tmp_path):
 # ---- bad input through the CLI: one line on stderr, exit 1, nothing left behind --------------------------------
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(export_kit, tmp_path_factory):
     from spinenet_lite.config import Recipe, save_recipe
     from spinenet_lite.runs import save_weights_atomic, write_classes
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     recipe = Recipe()
-    recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, name="spinenet49xxs", input_size=S))
+    recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, name=export_kit.model_name,
+                                                                   input_size=export_kit.size))
     save_recipe(recipe, run / "recipe.yaml")
-    write_classes(run, CLASSES)
-    save_weights_atomic(real_model(), run / "best.weights.h5")
+    write_classes(run, export_kit.classes)
+    save_weights_atomic(export_kit.model, run / "best.weights.h5")
     return run
 
 

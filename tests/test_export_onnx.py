@@ -8,20 +8,20 @@ import onnx as onnx_lib
 from spinenet_lite.anchors import generate_anchors
 from spinenet_lite.export import onnx
 from spinenet_lite.export.runtime import ONNXRunner, onnx_detect_fn, tflite_detect_fn
-from test_export_fixtures import MAX_DETECTIONS, S, SCORE_THRESHOLD, artifact_file, real_images, real_model
 
 
-def test_onnx_graph_has_opset_17_and_nms(tmp_path):
-    graph = onnx_lib.load(str(artifact_file("onnx-fp32", tmp_path)))
+def test_onnx_graph_has_opset_17_and_nms(export_kit, tmp_path):
+    graph = onnx_lib.load(str(export_kit.artifact_file("onnx-fp32", tmp_path)))
     assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) >= 17
     assert any(n.op_type == "NonMaxSuppression" for n in graph.graph.node)
 
 
-def test_onnxruntime_matches_keras(tmp_path):
+def test_onnxruntime_matches_keras(export_kit, tmp_path):
     """onnxruntime returns what the same graph returns in TensorFlow on the Keras model."""
-    fn = onnx.detection_function(real_model(), generate_anchors(S), SCORE_THRESHOLD, 0.5, MAX_DETECTIONS)
-    runner = ONNXRunner(artifact_file("onnx-fp32", tmp_path))
-    for image in real_images(2):
+    kit = export_kit
+    fn = onnx.detection_function(kit.model, generate_anchors(kit.size), kit.score_threshold, 0.5, kit.max_detections)
+    runner = ONNXRunner(export_kit.artifact_file("onnx-fp32", tmp_path))
+    for image in export_kit.images(2):
         want = {k: v.numpy() for k, v in fn(image[None]).items()}
         got = runner.run(image[None])
         n = int(want["num_detections"][0])
@@ -31,10 +31,10 @@ def test_onnxruntime_matches_keras(tmp_path):
         np.testing.assert_allclose(got["detection_boxes"][0, :n], want["detection_boxes"][0, :n], atol=1e-4)
 
 
-def test_onnx_top_detections_match_tflite_fp32(tmp_path):
-    batch = real_images(2)
-    pairs = zip(onnx_detect_fn(artifact_file("onnx-fp32", tmp_path))(batch),
-                tflite_detect_fn(artifact_file("tflite-fp32", tmp_path))(batch))
+def test_onnx_top_detections_match_tflite_fp32(export_kit, tmp_path):
+    batch = export_kit.images(2)
+    pairs = zip(onnx_detect_fn(export_kit.artifact_file("onnx-fp32", tmp_path))(batch),
+                tflite_detect_fn(export_kit.artifact_file("tflite-fp32", tmp_path))(batch))
     for a, b in pairs:
         assert len(a["boxes"]) > 0 and len(b["boxes"]) > 0
         assert a["labels"][0] == b["labels"][0]

@@ -1,5 +1,5 @@
 """TFLite export of the real spinenet49xxs (64 px): fp32 / fp16 / int8 against Keras on real BCCD images, the
-detection op, metadata, MediaPipe. Each artifact is converted once per test run (test_export_fixtures.artifact).
+detection op, metadata, MediaPipe. Each artifact is converted once per test process (conftest's `export_kit`).
 """
 from __future__ import annotations
 
@@ -14,20 +14,19 @@ import pytest
 from spinenet_lite.export import metadata, tflite
 from spinenet_lite.export.runtime import TFLiteRunner, tflite_detect_fn
 from spinenet_lite.targets import pairwise_iou
-from test_export_fixtures import CLASSES, S, artifact_file, cosine, real_images, real_model
 
 MEDIAPIPE_PYTHON = Path(os.environ.get("SPINENET_MEDIAPIPE_PYTHON",
                                        Path.home() / ".cache/spinenet-lite/mediapipe-venv/bin/python"))
 
 
 @pytest.fixture(scope="module")
-def model():
-    return real_model()
+def model(export_kit):
+    return export_kit.model
 
 
 @pytest.fixture(scope="module")
-def image():
-    return real_images(1)[0]
+def image(export_kit):
+    return export_kit.images(1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +34,26 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("tflite")
 
 
+def test_fixture_model_is_the_registry_model(export_kit, model):
+    """The export tests run the real SpineNet-49XXS, not a stand-in, and its scores are spread."""
+    from spinenet_lite.anchors import num_anchors
+
+    assert model.name == export_kit.model_name
+    assert model.output_shape["box_encodings"][1] == num_anchors(export_kit.size)
+    scores = 1 / (1 + np.exp(-model(export_kit.images(1), training=False)["class_logits"].numpy()))
+    assert scores.max() > export_kit.score_threshold and scores.std() > 0.05
+    logits = model(export_kit.images(2), training=False)["class_logits"].numpy()
+    assert np.abs(logits[0] - logits[1]).mean() > 0.1  # the outputs depend on the image
+
+
 @pytest.mark.parametrize("precision,tol", [("fp32", 1e-4), ("fp16", 1e-2)])
-def test_raw_float_matches_keras(model, image, folder, precision, tol):
+def test_raw_float_matches_keras(export_kit, model, image, folder, precision, tol):
     """Raw outputs of the real model: fp32 within 1e-4 of Keras, fp16 weights within 1e-2.
 
     The error is relative to the output's scale (max |Keras output|, at least 1): the spread class logits reach
     about +-10, where fp16 weights through ~50 layers move single logits by a few hundredths.
     """
-    out = TFLiteRunner(artifact_file(f"tflite-{precision}-raw", folder)).run(image)
+    out = TFLiteRunner(export_kit.artifact_file(f"tflite-{precision}-raw", folder)).run(image)
     ref = model(image[None], training=False)
     for name in tflite.RAW_OUTPUTS:
         want = ref[name].numpy()
@@ -50,25 +61,25 @@ def test_raw_float_matches_keras(model, image, folder, precision, tol):
         assert float(np.abs(out[name] - want).max()) <= tol * scale, name
 
 
-def test_raw_int8_cosine(model, image, folder):
+def test_raw_int8_cosine(export_kit, cosine, model, image, folder):
     """Full-integer int8 with exact uint8 input; raw outputs keep cosine >= 0.98 with Keras on real images."""
-    runner = TFLiteRunner(artifact_file("tflite-int8-raw", folder))
+    runner = TFLiteRunner(export_kit.artifact_file("tflite-int8-raw", folder))
     assert runner.input["dtype"] == np.uint8 and runner.input["quantization"] == (1.0, 0)
-    for img in real_images(3):
+    for img in export_kit.images(3):
         ref = model(img[None], training=False)
         for name in tflite.RAW_OUTPUTS:
             assert cosine(runner.run(img)[name], ref[name].numpy()) >= 0.98
 
 
 @pytest.fixture(scope="module")
-def int8_with_metadata(folder):
-    return artifact_file("tflite-int8", folder)
+def int8_with_metadata(export_kit, folder):
+    return export_kit.artifact_file("tflite-int8", folder)
 
 
-def test_detection_op_layout_and_metadata(int8_with_metadata):
+def test_detection_op_layout_and_metadata(export_kit, int8_with_metadata):
     data = int8_with_metadata.read_bytes()
     assert tflite.tensor_names(data)[1] == list(tflite.DETECTION_OUTPUTS)
-    assert metadata.read_labels(data) == list(CLASSES)
+    assert metadata.read_labels(data) == list(export_kit.classes)
     assert metadata.read_metadata(data)[4:8] == metadata.FILE_IDENTIFIER
     from ai_edge_litert import schema_py_generated as schema
 
@@ -77,13 +88,13 @@ def test_detection_op_layout_and_metadata(int8_with_metadata):
     assert b"TFLite_Detection_PostProcess" in ops
 
 
-def test_fp32_detections_match_keras_postprocess(model, folder):
+def test_fp32_detections_match_keras_postprocess(export_kit, model, folder):
     """The fused op on the fp32 model returns the boxes the project's own post-processing finds from Keras."""
     from spinenet_lite.export.runtime import raw_postprocess_fn
 
-    batch = real_images(2)
-    decode = raw_postprocess_fn(S, score_threshold=0.3, max_detections=10)
-    for img, got in zip(batch, tflite_detect_fn(artifact_file("tflite-fp32", folder))(batch)):
+    batch = export_kit.images(2)
+    decode = raw_postprocess_fn(export_kit.size, score_threshold=0.3, max_detections=10)
+    for img, got in zip(batch, tflite_detect_fn(export_kit.artifact_file("tflite-fp32", folder))(batch)):
         ref = model(img[None], training=False)
         want = decode(ref["box_encodings"].numpy(), ref["class_logits"].numpy())[0]
         # every detection, not only the top one: both run per-class NMS (the op's regular mode), so an anchor
@@ -115,15 +126,15 @@ def test_detection_op_keeps_every_class_of_an_anchor(tmp_path):
     np.testing.assert_allclose(found["boxes"], [[0.3, 0.3, 0.7, 0.7]] * 2, atol=1e-5)
 
 
-def test_int8_top_detections_match_float(int8_with_metadata, folder):
+def test_int8_top_detections_match_float(export_kit, int8_with_metadata, folder):
     """On real BCCD images int8's top detection has fp32's class and overlaps its box (IoU >= 0.4).
 
     The fixture model is untrained (seeded) and every box it finds
     touches the image border: its top box is a sliver whose clipped width rests on a large, coarsely quantized
     encoding (seen: x 0-0.12 in fp32, 0-0.055 in int8, IoU 0.45), so the bar is overlap, not 0.05 per coordinate.
     A trained fixture model would allow a stricter check."""
-    batch = real_images(2)
-    fp32 = tflite_detect_fn(artifact_file("tflite-fp32", folder))
+    batch = export_kit.images(2)
+    fp32 = tflite_detect_fn(export_kit.artifact_file("tflite-fp32", folder))
     for a, b in zip(fp32(batch), tflite_detect_fn(int8_with_metadata)(batch)):
         assert len(a["boxes"]) > 0 and len(b["boxes"]) > 0
         assert a["labels"][0] == b["labels"][0]
@@ -158,7 +169,7 @@ def mediapipe_python() -> Path:
     return MEDIAPIPE_PYTHON
 
 
-def test_mediapipe_object_detector(int8_with_metadata, image, tmp_path):
+def test_mediapipe_object_detector(export_kit, int8_with_metadata, image, tmp_path):
     """MediaPipe Tasks' ObjectDetector loads the int8 model with our metadata and returns our boxes."""
     python = mediapipe_python()
     pixels = tmp_path / "image.npy"
@@ -174,11 +185,11 @@ def test_mediapipe_object_detector(int8_with_metadata, image, tmp_path):
     assert len(got) == n > 0
     for (x, y, w, h, name, score), box, label, s in zip(got, out["detection_boxes"][0], out["detection_classes"][0],
                                                        out["detection_scores"][0]):
-        assert name == CLASSES[int(label)]
+        assert name == export_kit.classes[int(label)]
         assert abs(score - s) < 1e-3
         if box.min() < 0.0 or box.max() > 1.0:
             continue  # MediaPipe clamps boxes that leave the image its own way; compare the ones inside
-        ymin, xmin, ymax, xmax = box * S
+        ymin, xmin, ymax, xmax = box * export_kit.size
         assert abs(x - xmin) <= 1.5 and abs(y - ymin) <= 1.5
         assert abs(w - (xmax - xmin)) <= 2 and abs(h - (ymax - ymin)) <= 2
 
@@ -210,7 +221,7 @@ def test_an_int8_model_with_a_dead_activation_is_refused_in_one_line_before_xnnp
         TFLiteRunner(path)
 
 
-def test_real_int8_exports_pass_the_range_check(folder):
+def test_real_int8_exports_pass_the_range_check(export_kit, folder):
     for kind in ("tflite-int8-raw", "tflite-int8"):
-        scales = tflite.requantization_scales(artifact_file(kind, folder).read_bytes())
+        scales = tflite.requantization_scales(export_kit.artifact_file(kind, folder).read_bytes())
         assert len(scales) > 100 and max(s for _, _, s in scales) < tflite.MAX_REQUANTIZATION_SCALE

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fixtures.data_fixtures import write_voc
 from spinenet_lite.config import DataConfig
 from spinenet_lite.data.augment import horizontal_flip, scale_jitter_crop
 from spinenet_lite.data.pipeline import make_dataset
@@ -18,8 +17,8 @@ ONE_BOX = tuple((f"i{k}", w, h, [box], [k % 2]) for k, (w, h, box) in enumerate(
 
 
 @pytest.fixture()
-def one_box_ds(tmp_path):
-    return read_voc(write_voc(tmp_path, entries=ONE_BOX, splits={"train": [e[0] for e in ONE_BOX]}), "train")
+def one_box_ds(tiny_data, tmp_path):
+    return read_voc(tiny_data.voc(tmp_path, entries=ONE_BOX, splits={"train": [e[0] for e in ONE_BOX]}), "train")
 
 
 def _bright_yxyx(image: np.ndarray, size: int):
@@ -98,8 +97,8 @@ def test_eval_batches_letterboxed_in_order_with_ids(one_box_ds):
             assert 0 < scale
 
 
-def test_unreadable_and_cmyk_images(tmp_path):
-    root = write_voc(tmp_path, entries=ONE_BOX, splits={"train": [e[0] for e in ONE_BOX]})
+def test_unreadable_and_cmyk_images(tiny_data, tmp_path):
+    root = tiny_data.voc(tmp_path, entries=ONE_BOX, splits={"train": [e[0] for e in ONE_BOX]})
     ds = read_voc(root, "train")
     Image.open(root / "JPEGImages" / "i1.png").convert("CMYK").save(root / "JPEGImages" / "i1.jpg")
     (root / "JPEGImages" / "i1.png").write_bytes((root / "JPEGImages" / "i1.jpg").read_bytes())

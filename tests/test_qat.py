@@ -3,6 +3,7 @@ exported to int8 TFLite; the int8 model must agree with the QAT Keras model on r
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,36 +14,13 @@ import pytest
 from spinenet_lite.errors import SpineNetLiteError
 
 S = 64
-BCCD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd"
-pytestmark = pytest.mark.skipif(not BCCD.is_dir(), reason="needs the BCCD dataset")
-
-
-def bccd_recipe():
-    from spinenet_lite.config import DataConfig, ModelConfig, Recipe, TrainConfig
-
-    return Recipe(model=ModelConfig(name="spinenet49xxs", input_size=S),
-                  data=DataConfig(format="voc", root=str(BCCD), train="train", val="test", scale_min=0.75,
-                                  scale_max=1.25),
-                  train=TrainConfig(epochs=1, batch_size=8, warmup_steps=0, stochastic_depth=0.0, qat_epochs=1))
 
 
 @pytest.fixture(scope="module")
-def float_run(tmp_path_factory):
-    """A float run folder written by the real trainer (3 steps)."""
-    from spinenet_lite.train.trainer import train
-
-    from spinenet_lite.runs import load_trained, save_weights_atomic
-
+def float_run(bccd_float_run, tmp_path_factory):
+    """A copy of the shared BCCD float run (QAT writes its folder inside the run it fine-tunes)."""
     run = tmp_path_factory.mktemp("runs") / "float"
-    train(bccd_recipe(), run, progress=False, max_steps=3)
-    # After 3 steps the box predictor is still ~0 (zero init) and every class logit is the prior: spread both
-    # predictors so the raw outputs carry signal and the cosine gate below can fail.
-    trained = load_trained(run)
-    rng = np.random.default_rng(1)
-    for name in ("class_predict", "box_predict"):
-        layer = trained.model.get_layer(name)
-        layer.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in layer.get_weights()])
-    save_weights_atomic(trained.model, trained.path)
+    shutil.copytree(bccd_float_run, run)
     return run
 
 
@@ -53,16 +31,11 @@ def qat_run(float_run):
     return qat(None, float_run, calibration_images=16, max_steps=2, progress=False)
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def val_images(n: int) -> np.ndarray:
+def val_images(bccd: Path, n: int) -> np.ndarray:
     from spinenet_lite.preprocess import letterbox, load_image
 
-    names = (BCCD / "ImageSets/Main/test.txt").read_text().split()[:n]
-    return np.stack([np.asarray(letterbox(load_image(BCCD / "JPEGImages" / f"{name}.jpg"), S)[0], np.float32)
+    names = (bccd / "ImageSets/Main/test.txt").read_text().split()[:n]
+    return np.stack([np.asarray(letterbox(load_image(bccd / "JPEGImages" / f"{name}.jpg"), S)[0], np.float32)
                      for name in names])
 
 
@@ -104,21 +77,21 @@ def test_qat_changed_the_weights_and_calibrated_ranges(float_run, qat_run):
     assert maxima and sum(m != 6.0 for m in maxima) > 0.9 * len(maxima)  # ranges left tfmot's [-6, 6] start
 
 
-def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run):
+def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run, bccd_root):
     """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches;
     calibration must move them to the observed activations."""
     from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
     from spinenet_lite.runs import load_trained
 
     model = quantize_model(load_trained(float_run).model)
-    images = val_images(4)
+    images = val_images(bccd_root, 4)
     calibrate_ranges(model, [images[:2], images[2:]])
     maxima = [float(v.numpy()) for v in model.weights
               if v.name.endswith("max:0") and "kernel" not in v.name and "quantize_layer" not in v.name]
     assert len(maxima) > 100 and sum(abs(m - 6.0) > 0.2 for m in maxima) > 0.9 * len(maxima)
 
 
-def test_shared_head_convs_get_one_output_range_per_level(float_run):
+def test_shared_head_convs_get_one_output_range_per_level(float_run, bccd_root):
     """The head's convs are shared by P3-P7; TFLite gives each call's output its own int8 range, so the QAT
     graph must too (one shared quantizer clips the wider levels: BCCD QAT at lr 0 loses 3.7 AP with one range,
     0.7 with one per level). The predictors are the exception: TFLite quantizes them at their concatenation's
@@ -130,7 +103,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run):
 
     float_model = load_trained(float_run).model
     model = quantize_model(float_model)
-    images = val_images(2)
+    images = val_images(bccd_root, 2)
     calibrate_ranges(model, [images])
 
     def ranges(layer_name):
@@ -154,7 +127,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run):
     np.testing.assert_allclose(ranges("quant_box_encodings")[0], widest, rtol=0.05)
 
 
-def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
+def test_qat_int8_export_agrees_with_qat_keras(qat_run, bccd_root, cosine, tmp_path):
     """The QAT export gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
     from spinenet_lite.anchors import generate_anchors
     from spinenet_lite.export import tflite
@@ -170,7 +143,7 @@ def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
     # and the normalisation, which runs in float (DEQUANTIZE, MUL, ADD, QUANTIZE), then the two outputs' DEQUANTIZE
     ops = [op["op_name"] for op in runner.interpreter._get_ops_details()]
     assert ops.count("QUANTIZE") == 2 and ops.count("DEQUANTIZE") == 3
-    for image in val_images(4):
+    for image in val_images(bccd_root, 4):
         ref = model(image[None], training=False)
         out = runner.run(image)
         for name in tflite.RAW_OUTPUTS:
@@ -180,12 +153,13 @@ def test_qat_int8_export_agrees_with_qat_keras(qat_run, tmp_path):
             assert cosine(got - want.mean(axis=(0, 1)), want - want.mean(axis=(0, 1))) >= 0.95, name
 
 
-def test_bad_inputs(float_run, qat_run, tmp_path):
+def test_bad_inputs(float_run, qat_run, bccd_recipe, tmp_path):
     from spinenet_lite.qat import qat
 
     with pytest.raises(SpineNetLiteError, match="QAT folder exists"):
         qat(None, float_run, progress=False)
-    other = dataclasses.replace(bccd_recipe(), model=dataclasses.replace(bccd_recipe().model, name="spinenet49xs"))
+    recipe = bccd_recipe(S)
+    other = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, name="spinenet49xs"))
     with pytest.raises(SpineNetLiteError, match="not the one"):
         qat(other, float_run, out=tmp_path / "q", progress=False)
     with pytest.raises(SpineNetLiteError, match="no such run folder"):

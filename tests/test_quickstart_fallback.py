@@ -2,14 +2,8 @@
 file, so the test runner can put it on another worker than test_qat.py (each needs a few minutes of QAT)."""
 from __future__ import annotations
 
-import pytest
 
-from test_qat import BCCD, float_run  # noqa: F401 (float_run is a fixture used by name)
-
-pytestmark = pytest.mark.skipif(not BCCD.is_dir(), reason="needs the BCCD dataset")
-
-
-def test_quickstart_falls_back_to_qat_when_the_ptq_export_fails_its_gate(float_run, tmp_path):
+def test_quickstart_falls_back_to_qat_when_the_ptq_export_fails_its_gate(bccd_float_run, tmp_path):
     """The quickstart's int8 step: a PTQ model outside its gate (here: a limit no model meets) is replaced by a
     QAT fine-tune's export, in the same export folder, and both tables are printed."""
     import shutil
@@ -18,7 +12,7 @@ def test_quickstart_falls_back_to_qat_when_the_ptq_export_fails_its_gate(float_r
     from spinenet_lite.runs import load_trained
 
     run = tmp_path / "run"
-    shutil.copytree(float_run, run)
+    shutil.copytree(bccd_float_run, run)
     recipe_file = run / "recipe.yaml"
     text = recipe_file.read_text()
     assert "max_ap_drop_int8: 1.5" in text

@@ -1,5 +1,4 @@
 """Target assignment on hand-made anchors and boxes, and inside tf.data with a dynamic number of boxes."""
-from pathlib import Path
 
 import numpy as np
 
@@ -95,20 +94,11 @@ def test_in_tf_data_with_dynamic_box_count():
     assert np.all(out[2][1][~pos] == 0) and np.any(out[2][1][pos] != 0)
 
 
-BCCD = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bccd")
-
-
-def test_every_real_bccd_box_trains_an_anchor():
+def test_every_real_bccd_box_trains_an_anchor(bccd_root):
     """On the real BCCD val split at 256 px every ground-truth box gets at least one positive anchor."""
-    import os
-
-    import pytest
-
-    if not os.path.isdir(BCCD):
-        pytest.skip("BCCD not available")
     from spinenet_lite.data.voc import read_voc
 
-    ds = read_voc(BCCD, "val")
+    ds = read_voc(bccd_root, "val")
     anchors = generate_anchors(256)
     fn = tf.function(lambda b, l: assign_targets(b, l, anchors), input_signature=[
         tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32)])

@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE.parent / "core" / "src" / "test" / "resources" / "golden"
-DEFAULT_IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bccd" / "JPEGImages"
+DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "datasets" / "bccd" / "JPEGImages"
 IMAGE_NAMES = ("BloodImage_00000.jpg", "BloodImage_00017.jpg")
 MODEL, NUM_CLASSES, INPUT_SIZE = "spinenet49xxs", 3, 128
 BOX_GAIN, CLASS_GAIN, CLASS_LOGIT_OFFSET, SEED = 0.1, 0.5, -2.0, 7
