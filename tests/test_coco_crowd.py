@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-from fixtures.data_fixtures import draw_fixture_image
 from spinenet_lite.data.coco import read_coco
 from spinenet_lite.targets import IGNORE, assign_targets
 
@@ -27,10 +26,10 @@ DETS = [
 
 
 @pytest.fixture()
-def coco_file(tmp_path):
+def coco_file(tiny_data, tmp_path):
     images, anns = [], []
     for image_id, w, h in IMAGES:
-        draw_fixture_image(w, h, []).save(tmp_path / f"{image_id}.png")
+        tiny_data.image(w, h, []).save(tmp_path / f"{image_id}.png")
         images.append({"id": image_id, "file_name": f"{image_id}.png", "width": w, "height": h})
     for k, (image_id, cat, bbox, area, crowd) in enumerate(ANNS):
         anns.append({"id": 500 + k, "image_id": image_id, "category_id": cat, "bbox": bbox, "area": area,
