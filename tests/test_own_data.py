@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.data_fixtures import ENTRIES, write_coco, write_voc, write_yolo
 from spinenet_lite.config import load_recipe, recipe_from_dict
 from spinenet_lite.data import load_dataset
 from spinenet_lite.errors import SpineNetLiteError
@@ -15,9 +14,9 @@ from spinenet_lite.errors import SpineNetLiteError
 BCCD = Path(__file__).resolve().parents[1] / "datasets" / "bccd"
 
 
-def _coco_layout(root: Path) -> Path:
+def _coco_layout(tiny_data, root: Path) -> Path:
     """The usual COCO layout: images/ with bare file names, annotations/{train,val}.json beside it."""
-    ann = write_coco(root, file_names={e[0]: f"{e[0]}.png" for e in ENTRIES})
+    ann = tiny_data.coco(root, file_names={e[0]: f"{e[0]}.png" for e in tiny_data.entries})
     (root / "annotations").mkdir()
     shutil.copy(ann, root / "annotations" / "train.json")
     shutil.move(ann, root / "annotations" / "val.json")
@@ -25,23 +24,23 @@ def _coco_layout(root: Path) -> Path:
 
 
 @pytest.mark.parametrize("fmt", ["voc", "coco", "yolo"])
-def test_the_readme_training_line_reads_each_format_with_the_small_recipe(tmp_path, fmt):
+def test_the_readme_training_line_reads_each_format_with_the_small_recipe(tiny_data, tmp_path, fmt):
     if fmt == "voc":
-        sets = ["data.format=voc", f"data.root={write_voc(tmp_path)}"]
+        sets = ["data.format=voc", f"data.root={tiny_data.voc(tmp_path)}"]
     elif fmt == "coco":
-        root = _coco_layout(tmp_path)
+        root = _coco_layout(tiny_data, tmp_path)
         sets = ["data.format=coco", f"data.root={root / 'images'}", f"data.train={root / 'annotations/train.json'}",
                 f"data.val={root / 'annotations/val.json'}"]
     else:
-        sets = ["data.format=yolo", f"data.root={write_yolo(tmp_path)}"]
+        sets = ["data.format=yolo", f"data.root={tiny_data.yolo(tmp_path)}"]
     recipe = load_recipe("small", sets)
     train, val = load_dataset(recipe.data, "train"), load_dataset(recipe.data, "val")
     assert len(train) == 3 and len(val) >= 1 and train.class_names == ("cat", "dog")
     assert not [p for p in train.problems if p.kind != "image_mode"], train.problems
 
 
-def test_a_coco_split_name_finds_the_usual_annotation_file(tmp_path):
-    root = _coco_layout(tmp_path)
+def test_a_coco_split_name_finds_the_usual_annotation_file(tiny_data, tmp_path):
+    root = _coco_layout(tiny_data, tmp_path)
     recipe = load_recipe("small", ["data.format=coco", f"data.root={root / 'images'}"])
     assert len(load_dataset(recipe.data, "train")) == 3
     (root / "annotations" / "val.json").unlink()
@@ -113,8 +112,8 @@ def test_an_empty_recipe_is_an_error_and_model_takes_a_name(tmp_path):
         recipe_from_dict({"train": 5})
 
 
-def test_a_coco_file_without_annotations_is_named(tmp_path):
-    ann = write_coco(tmp_path)
+def test_a_coco_file_without_annotations_is_named(tiny_data, tmp_path):
+    ann = tiny_data.coco(tmp_path)
     data = json.loads(ann.read_text())
     del data["annotations"]
     ann.write_text(json.dumps(data))
@@ -124,26 +123,26 @@ def test_a_coco_file_without_annotations_is_named(tmp_path):
         read_coco(ann)
 
 
-def test_an_empty_split_file_is_named(tmp_path):
+def test_an_empty_split_file_is_named(tiny_data, tmp_path):
     from spinenet_lite.data.voc import read_voc
     from spinenet_lite.data.yolo import read_yolo
 
-    root = write_voc(tmp_path / "voc", splits={"train": ["a"], "val": []})
+    root = tiny_data.voc(tmp_path / "voc", splits={"train": ["a"], "val": []})
     with pytest.raises(SpineNetLiteError, match=r"val.txt: split file lists no images"):
         read_voc(root, "val")
-    data_yaml = write_yolo(tmp_path / "yolo")
+    data_yaml = tiny_data.yolo(tmp_path / "yolo")
     (tmp_path / "yolo" / "val.txt").write_text("\n")
     data_yaml.write_text(data_yaml.read_text().replace("val: images/train", "val: val.txt"))
     with pytest.raises(SpineNetLiteError, match=r"val.txt: split list names no images"):
         read_yolo(data_yaml, "val")
 
 
-def test_a_box_at_the_edge_by_six_decimal_rounding_is_not_reported(tmp_path):
+def test_a_box_at_the_edge_by_six_decimal_rounding_is_not_reported(tiny_data, tmp_path):
     """YOLO's 6-decimal coordinates put a box ending at the image edge up to ~0.001 px outside."""
     from spinenet_lite.data.yolo import read_yolo
 
     entries = (("a", 640, 480, [[469, 412, 567, 480], [600, 10, 645, 40]], [0, 1]),)
-    ds = read_yolo(write_yolo(tmp_path, entries=entries), "train")
+    ds = read_yolo(tiny_data.yolo(tmp_path, entries=entries), "train")
     kinds = [(p.kind, p.message) for p in ds.problems]
     assert len(kinds) == 1 and kinds[0][0] == "box_clipped" and "box 1" in kinds[0][1], kinds  # 5 px out: real
     assert ds.samples[0].boxes[0, 3] == 480.0 and ds.samples[0].boxes[1, 2] == 640.0
@@ -154,8 +153,8 @@ def _data_check(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def test_data_check_takes_the_image_folder_of_a_coco_set(tmp_path):
-    root = _coco_layout(tmp_path)
+def test_data_check_takes_the_image_folder_of_a_coco_set(tiny_data, tmp_path):
+    root = _coco_layout(tiny_data, tmp_path)
     ann = root / "annotations" / "train.json"
     out = str(tmp_path / "check")
     without = _data_check(str(ann), "--out", out)
