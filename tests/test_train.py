@@ -214,3 +214,22 @@ def test_a_fresh_model_trains_its_first_epoch_with_batch_statistics(tmp_path):
     means = [layer.moving_mean.numpy() for layer in load_trained(tmp_path / "run" / "last.weights.h5").model.submodules
              if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(means) > 100 and sum(bool(np.any(m != 0)) for m in means) > 0.9 * len(means)
+
+
+def test_saves_at_evaluation_epochs_and_the_end(tmp_path):
+    """Weights, the resumable checkpoint and the plot are written at evaluation epochs and at the end (they cost
+    seconds each); results.csv gets every epoch's row."""
+    from spinenet_lite.keras import tf
+    from spinenet_lite.train.history import read_history
+    from spinenet_lite.train.trainer import train
+
+    recipe = load_recipe("quickstart", TINY + ["data.synthetic_images=20", "train.epochs=4", "train.eval_every=2"])
+    run = tmp_path / "run"
+    result = train(recipe, run, progress=False)
+    steps_per_epoch = 16 // 4  # 20 images, every 5th is validation
+    assert result.steps_done == 4 * steps_per_epoch
+    saved = tf.train.CheckpointManager(tf.train.Checkpoint(), str(run / "checkpoints"), 2).checkpoints
+    assert [int(path.rsplit("-", 1)[1]) for path in saved] == [2 * steps_per_epoch, 4 * steps_per_epoch]
+    rows = read_history(run / "results.csv")
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert [r["AP"] == r["AP"] for r in rows] == [False, True, False, True]  # NaN where not evaluated

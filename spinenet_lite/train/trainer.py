@@ -152,17 +152,19 @@ class _Loop:
         self.bn_frozen = False
         self.from_scratch = model_fn is None
         self.writer = tf.summary.create_file_writer(str(run_dir / runs.TENSORBOARD_DIR))
+        self.detect = None  # the evaluation's detect function, traced at the first evaluation
 
     def _evaluate(self) -> dict:
         from spinenet_lite.evaluate import evaluate, keras_detect_fn
 
-        export = self.recipe.export
         size = self.recipe.model.input_size
-        detect = keras_detect_fn(
-            self.model, size, score_threshold=export.score_threshold, iou_threshold=export.iou_threshold,
-            max_detections=export.max_detections,
-        )
-        return evaluate(detect, self.val_data, size, batch_size=8, progress=False)
+        if self.detect is None:  # one tf.function for the whole run: it reads the weights as they are at each call
+            export = self.recipe.export
+            self.detect = keras_detect_fn(
+                self.model, size, score_threshold=export.score_threshold, iou_threshold=export.iou_threshold,
+                max_detections=export.max_detections,
+            )
+        return evaluate(self.detect, self.val_data, size, batch_size=8, progress=False)
 
     @property
     def total_steps(self) -> int:
@@ -273,7 +275,8 @@ class _Loop:
                        "epoch_seconds": seconds, "images_per_second": count * cfg.batch_size / max(seconds, 1e-9),
                        "AP": float("nan"), "AP50": float("nan")}
                 last = step >= stop_at or stopped_early
-                if last or (epoch_done and (epoch + 1) % max(cfg.eval_every, 1) == 0):
+                evaluation_epoch = last or (epoch_done and (epoch + 1) % max(cfg.eval_every, 1) == 0)
+                if evaluation_epoch:
                     eval_tic = time.perf_counter()
                     metrics = self._evaluate()
                     eval_seconds = time.perf_counter() - eval_tic
@@ -296,19 +299,20 @@ class _Loop:
                     bar.total = stop_at
                     bar.refresh()
                 self.state.seconds.assign(time.perf_counter() - start)
-                runs.save_weights_atomic(self.model, self.run_dir / runs.LAST_WEIGHTS)
-                self.state.save()
                 history.append(row)
-                write_history(self.run_dir / runs.RESULTS_CSV, history)
-                plot_history(self.run_dir / runs.RESULTS_PNG, history)
+                write_history(self.run_dir / runs.RESULTS_CSV, history)  # a small text file: every epoch
+                if evaluation_epoch:  # weights, checkpoint and plot cost seconds each: at evaluations and the end
+                    runs.save_weights_atomic(self.model, self.run_dir / runs.LAST_WEIGHTS)
+                    self.state.save()
+                    plot_history(self.run_dir / runs.RESULTS_PNG, history)
                 self.writer.flush()
         except KeyboardInterrupt:
             bar.close()
             saved = self.state.latest
             if saved is None:
-                _log(f"interrupted at step {step}, before the first checkpoint (written at the end of each epoch, or "
-                     f"every train.checkpoint_every_steps): no training is saved; spinenet-lite train --resume "
-                     f"{self.run_dir} starts the run again from step 0")
+                _log(f"interrupted at step {step}, before the first checkpoint (written at each evaluation epoch and "
+                     f"the end, or every train.checkpoint_every_steps): no training is saved; spinenet-lite train "
+                     f"--resume {self.run_dir} starts the run again from step 0")
             else:
                 _log(f"interrupted at step {step}; the last complete checkpoint is step {saved.rsplit('-', 1)[-1]} "
                      f"in {self.run_dir / runs.CHECKPOINT_DIR}; continue with: spinenet-lite train --resume {self.run_dir}")
