@@ -202,3 +202,28 @@ def test_a_time_budget_re_fits_the_warm_up_and_the_log_says_so(capsys):
     err = capsys.readouterr().err
     assert "3 more epochs fit" in err and "warm-up over steps 0-31 (train.warmup_steps 2000 cut" in err
     assert "x0.1 at steps 119, 123, run ends at step 125" in err
+
+
+def test_a_coco_annotation_path_is_found_beside_the_image_folder(tmp_path, monkeypatch):
+    """The README's COCO line (`data.root=images/ data.train=annotations/train.json`) from another folder."""
+    root = _coco_layout(tmp_path / "set")
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe("small", ["data.format=coco", f"data.root={root / 'images'}",
+                                   "data.train=annotations/train.json", "data.val=annotations/val.json"])
+    assert len(load_dataset(recipe.data, "train")) == 3 and len(load_dataset(recipe.data, "val")) == 3
+
+
+@pytest.mark.slow
+def test_the_readme_voc_line_trains_the_small_recipe_on_bccd(tmp_path):
+    """`spinenet-lite train small --set data.format=voc --set data.root=datasets/bccd`, at 64 px for one epoch."""
+    sets = ["data.format=voc", f"data.root={BCCD}", "model.name=spinenet49xxs", "model.input_size=64",
+            "model.overrides={head_convs: 1}", "train.epochs=1", "train.freeze_bn_epochs=0"]
+    proc = subprocess.run([sys.executable, "-m", "spinenet_lite", "train", "small", "--no-progress", "--project",
+                           str(tmp_path), "--name", "bccd", *[a for s in sets for a in ("--set", s)]],
+                          capture_output=True, text=True, timeout=2400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from spinenet_lite.train.history import read_history
+
+    rows = read_history(tmp_path / "bccd" / "results.csv")
+    assert rows[-1]["step"] == 205 // 8 and rows[-1]["AP"] >= 0.0
+    assert "schedule: lr 0.08, linear warm-up over steps 0-6 (train.warmup_steps 100 cut" in proc.stderr

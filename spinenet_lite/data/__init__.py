@@ -75,8 +75,8 @@ def _coco_annotation_file(data_cfg: DataConfig, split: str, which: str) -> Path:
     root = Path(data_cfg.root) if data_cfg.root else None
     if ann.is_absolute() or ann.is_file() or root is None:
         return ann
-    if (root / which).is_file() or ann.suffix.lower() == ".json":
-        return root / which
+    if ann.suffix.lower() == ".json":  # beside the images, or one folder up (images/ and annotations/ side by side)
+        return root / which if (root / which).is_file() or not (root.parent / which).is_file() else root.parent / which
     tried = [base / pattern.format(which) for base in (root, root.parent) for pattern in COCO_SPLIT_FILES]
     for candidate in tried:
         if candidate.is_file():
