@@ -5,6 +5,7 @@
 - `tiny_data`: three small images in COCO, VOC and YOLO layouts with the same content, written on demand.
 - `export_kit`: the export tests' real spinenet49xxs at 64 px, BCCD images, and each artifact converted once.
 - `bccd_float_run`: a float run folder on BCCD written by the real trainer (QAT and the quickstart's fallback).
+- `hand_case`: one image's ground truth and detections whose COCO AP is worked out by hand.
 """
 from __future__ import annotations
 
@@ -28,6 +29,49 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def cosine_fixture():
     """Cosine similarity of two arrays (flattened, float64)."""
     return cosine
+
+
+# ---- a COCO case scored by hand ---------------------------------------------------------------------------------
+
+class HandCase:
+    """One image, ground truth and ranked detections whose COCO AP is worked out by hand (`hand_ap`)."""
+
+    # One 200x200 image. Class "a": two 40x40 GT boxes; class "b": one GT box and no detections.
+    # Ranked detections of "a": d1 (0.9) = GT1 exactly, d2 (0.8) hits nothing, d3 (0.7) = GT2 shifted by 8 px,
+    # IoU 32*40 / (48*40) = 2/3: a true positive for IoU thresholds 0.50..0.65, a false positive for 0.70..0.95.
+    gt = {
+        "images": [{"id": 7, "width": 200, "height": 200, "file_name": "x.jpg"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600, "iscrowd": 0},
+            {"id": 2, "image_id": 7, "category_id": 1, "bbox": [100, 100, 40, 40], "area": 1600, "iscrowd": 0},
+            {"id": 3, "image_id": 7, "category_id": 2, "bbox": [10, 100, 40, 40], "area": 1600, "iscrowd": 0},
+        ],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+    }
+    # Per-image detections in the project's format (xyxy pixels, labels 0..C-1).
+    detections = [{
+        "image_id": 7,
+        "boxes": np.array([[10, 10, 50, 50], [150, 10, 190, 50], [108, 100, 148, 140]], np.float32),
+        "scores": np.array([0.9, 0.8, 0.7], np.float32),
+        "labels": np.array([0, 0, 0], np.int32),
+    }]
+
+    @staticmethod
+    def hand_ap():
+        """AP of class "a" by hand, in points: precision/recall after each ranked detection, 101 recall points."""
+        # TP at IoU <= 0.65: d1, d3 -> (P, R) = (1, .5), (.5, .5), (2/3, 1). Interpolated precision is the max
+        # precision at recall >= r: 1 for r in 0.00..0.50 (51 points), 2/3 for r in 0.51..1.00 (50 points).
+        high = (51 * 1.0 + 50 * (2 / 3)) / 101
+        # TP at IoU >= 0.70: d1 only -> recall tops at .5: precision 1 for 51 points, 0 for the other 50.
+        low = 51 / 101
+        ap_a = (4 * high + 6 * low) / 10  # thresholds .50 .55 .60 .65 vs .70 .. .95
+        return {"a": 100 * ap_a, "AP": 100 * ap_a / 2, "AP50": 100 * high / 2, "AP75": 100 * low / 2}  # "b" has AP 0
+
+
+@pytest.fixture(scope="session")
+def hand_case() -> HandCase:
+    """Read-only: deep-copy `gt` before handing it to code that may change it."""
+    return HandCase()
 
 
 # ---- the shipped BCCD set ---------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from spinenet_lite.evaluate import detections_to_coco, score_coco
-from test_evaluate import DETECTIONS, GT, _hand_ap
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -16,24 +15,24 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture()
-def files(tmp_path):
+def files(hand_case, tmp_path):
     gt, dets = tmp_path / "gt.json", tmp_path / "dets.json"
-    gt.write_text(json.dumps(GT))
-    dets.write_text(json.dumps(detections_to_coco(DETECTIONS)))
+    gt.write_text(json.dumps(hand_case.gt))
+    dets.write_text(json.dumps(detections_to_coco(hand_case.detections)))
     return gt, dets
 
 
-def test_gt_dets_agrees_with_api_and_hand(files, tmp_path):
+def test_gt_dets_agrees_with_api_and_hand(hand_case, files, tmp_path):
     gt, dets = files
     out = tmp_path / "metrics.json"
     proc = _run("--gt", str(gt), "--dets", str(dets), "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     written = json.loads(out.read_text())
-    api = score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
+    api = score_coco(copy.deepcopy(hand_case.gt), detections_to_coco(hand_case.detections))
     for key in ("AP", "AP50", "AP75", "APs", "APm", "APl"):
         assert written[key] == pytest.approx(api[key], abs=1e-12), key
     assert written["per_class"] == pytest.approx(api["per_class"], abs=1e-12)
-    assert written["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-7)
+    assert written["AP"] == pytest.approx(hand_case.hand_ap()["AP"], abs=1e-7)
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["model", "AP", "AP50", "AP75", "APs", "APm", "APl"]
     assert f"{api['AP']:.1f}" in lines[2] and "n/a" in lines[2]

@@ -10,41 +10,9 @@ from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.evaluate import coco_metrics_from_files, detections_to_coco, score_coco
 from spinenet_lite.report import format_metrics_table, format_per_class, metrics_row
 
-# One 200x200 image. Class "a": two 40x40 GT boxes; class "b": one GT box and no detections.
-# Ranked detections of "a": d1 (0.9) = GT1 exactly, d2 (0.8) hits nothing, d3 (0.7) = GT2 shifted by 8 px,
-# IoU 32*40 / (48*40) = 2/3: a true positive for IoU thresholds 0.50..0.65, a false positive for 0.70..0.95.
-GT = {
-    "images": [{"id": 7, "width": 200, "height": 200, "file_name": "x.jpg"}],
-    "annotations": [
-        {"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600, "iscrowd": 0},
-        {"id": 2, "image_id": 7, "category_id": 1, "bbox": [100, 100, 40, 40], "area": 1600, "iscrowd": 0},
-        {"id": 3, "image_id": 7, "category_id": 2, "bbox": [10, 100, 40, 40], "area": 1600, "iscrowd": 0},
-    ],
-    "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
-}
-# Per-image detections in the project's format (xyxy pixels, labels 0..C-1).
-DETECTIONS = [{
-    "image_id": 7,
-    "boxes": np.array([[10, 10, 50, 50], [150, 10, 190, 50], [108, 100, 148, 140]], np.float32),
-    "scores": np.array([0.9, 0.8, 0.7], np.float32),
-    "labels": np.array([0, 0, 0], np.int32),
-}]
-
-
-def _hand_ap():
-    """AP of class "a" by hand, in points: precision/recall after each ranked detection, 101 recall points."""
-    # TP at IoU <= 0.65: d1, d3 -> (P, R) = (1, .5), (.5, .5), (2/3, 1). Interpolated precision is the max
-    # precision at recall >= r: 1 for r in 0.00..0.50 (51 points), 2/3 for r in 0.51..1.00 (50 points).
-    high = (51 * 1.0 + 50 * (2 / 3)) / 101
-    # TP at IoU >= 0.70: d1 only -> recall tops at .5: precision 1 for 51 points, 0 for the other 50.
-    low = 51 / 101
-    ap_a = (4 * high + 6 * low) / 10  # thresholds .50 .55 .60 .65 vs .70 .. .95
-    return {"a": 100 * ap_a, "AP": 100 * ap_a / 2, "AP50": 100 * high / 2, "AP75": 100 * low / 2}  # "b" has AP 0
-
-
-def test_matches_hand_computed_ap():
-    hand = _hand_ap()
-    m = score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
+def test_matches_hand_computed_ap(hand_case):
+    hand = hand_case.hand_ap()
+    m = score_coco(copy.deepcopy(hand_case.gt), detections_to_coco(hand_case.detections))
     assert m["per_class"]["a"] == pytest.approx(hand["a"], abs=1e-7)
     assert m["per_class"]["b"] == 0.0
     for key in ("AP", "AP50", "AP75"):
@@ -53,34 +21,34 @@ def test_matches_hand_computed_ap():
     assert m["APs"] == -1.0 and m["APl"] == -1.0  # no ground truth there: COCO's -1
 
 
-def test_no_detections_is_zero_not_a_crash(capsys):
-    m = score_coco(copy.deepcopy(GT), [])
+def test_no_detections_is_zero_not_a_crash(hand_case, capsys):
+    m = score_coco(copy.deepcopy(hand_case.gt), [])
     assert m["AP"] == 0.0 and m["AP50"] == 0.0 and m["per_class"] == {"a": 0.0, "b": 0.0}
     assert capsys.readouterr().out == ""  # faster-coco-eval stays silent unless verbose
 
 
-def test_detections_to_coco_is_xywh_and_one_based():
-    res = detections_to_coco(DETECTIONS)
+def test_detections_to_coco_is_xywh_and_one_based(hand_case):
+    res = detections_to_coco(hand_case.detections)
     assert res[2] == {"image_id": 7, "category_id": 1, "bbox": [108.0, 100.0, 40.0, 40.0],
                       "score": pytest.approx(0.7)}
 
 
-def test_unknown_image_or_category_is_a_clear_error():
-    bad = detections_to_coco(DETECTIONS)
+def test_unknown_image_or_category_is_a_clear_error(hand_case):
+    bad = detections_to_coco(hand_case.detections)
     bad[0]["image_id"] = 99
     with pytest.raises(SpineNetLiteError, match="image_id 99"):
-        score_coco(copy.deepcopy(GT), bad)
-    bad = detections_to_coco(DETECTIONS)
+        score_coco(copy.deepcopy(hand_case.gt), bad)
+    bad = detections_to_coco(hand_case.detections)
     bad[0]["category_id"] = 5
     with pytest.raises(SpineNetLiteError, match="category_id 5"):
-        score_coco(copy.deepcopy(GT), bad)
+        score_coco(copy.deepcopy(hand_case.gt), bad)
 
 
-def test_files_and_bad_files(tmp_path):
+def test_files_and_bad_files(hand_case, tmp_path):
     gt, dets = tmp_path / "gt.json", tmp_path / "dets.json"
-    gt.write_text(json.dumps(GT))
-    dets.write_text(json.dumps(detections_to_coco(DETECTIONS)))
-    assert coco_metrics_from_files(gt, dets)["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-7)
+    gt.write_text(json.dumps(hand_case.gt))
+    dets.write_text(json.dumps(detections_to_coco(hand_case.detections)))
+    assert coco_metrics_from_files(gt, dets)["AP"] == pytest.approx(hand_case.hand_ap()["AP"], abs=1e-7)
     dets.write_text("{not json")
     with pytest.raises(SpineNetLiteError, match="dets.json: not valid JSON"):
         coco_metrics_from_files(gt, dets)
@@ -121,15 +89,15 @@ def test_agrees_with_pycocotools_on_random_detections():
     assert 5 < ours["AP"] < 95  # a non-degenerate case
 
 
-def test_metrics_table_prints_points_and_na():
-    m = score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
+def test_metrics_table_prints_points_and_na(hand_case):
+    m = score_coco(copy.deepcopy(hand_case.gt), detections_to_coco(hand_case.detections))
     table = format_metrics_table([metrics_row(m, model="m1")])
     header, rule, row = table.splitlines()
     assert header.split() == ["model", "AP", "AP50", "AP75", "APs", "APm", "APl"]
     assert row.split() == ["m1", f"{m['AP']:.1f}", f"{m['AP50']:.1f}", f"{m['AP75']:.1f}", "n/a",
                            f"{m['APm']:.1f}", "n/a"]
     per_class = [line.split() for line in format_per_class(m).splitlines()[2:]]
-    assert per_class == [["a", f"{_hand_ap()['a']:.1f}"], ["b", "0.0"]]
+    assert per_class == [["a", f"{hand_case.hand_ap()['a']:.1f}"], ["b", "0.0"]]
 
 
 def _dataset():
@@ -141,19 +109,19 @@ def _dataset():
     return DetectionDataset(class_names=("a", "b"), samples=(sample,), root=Path("."))
 
 
-def test_coco_metrics_on_a_dataset_matches_hand_and_coco_files():
+def test_coco_metrics_on_a_dataset_matches_hand_and_coco_files(hand_case):
     from spinenet_lite.evaluate import coco_metrics, dataset_to_coco
 
     ds = _dataset()
     gt = dataset_to_coco(ds)
-    assert gt["categories"] == GT["categories"]
-    assert [a["bbox"] for a in gt["annotations"]] == [a["bbox"] for a in GT["annotations"]]
+    assert gt["categories"] == hand_case.gt["categories"]
+    assert [a["bbox"] for a in gt["annotations"]] == [a["bbox"] for a in hand_case.gt["annotations"]]
     assert [a["area"] for a in gt["annotations"]] == [1600.0] * 3
-    m = coco_metrics(ds, DETECTIONS)
-    assert m == score_coco(copy.deepcopy(GT), detections_to_coco(DETECTIONS))
-    assert m["AP"] == pytest.approx(_hand_ap()["AP"], abs=1e-7)
+    m = coco_metrics(ds, hand_case.detections)
+    assert m == score_coco(copy.deepcopy(hand_case.gt), detections_to_coco(hand_case.detections))
+    assert m["AP"] == pytest.approx(hand_case.hand_ap()["AP"], abs=1e-7)
     assert coco_metrics(ds, [])["AP"] == 0.0
-    renamed = coco_metrics(ds, DETECTIONS, class_names=("cell", "platelet"))
+    renamed = coco_metrics(ds, hand_case.detections, class_names=("cell", "platelet"))
     assert set(renamed["per_class"]) == {"cell", "platelet"}
 
 
