@@ -8,6 +8,7 @@ Anchors are normalised by the input size S and laid out ``[ycenter, xcenter, h, 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -80,3 +81,61 @@ def anchors_yxyx(anchors: np.ndarray) -> np.ndarray:
     anchors = np.asarray(anchors, dtype=np.float32)
     half = anchors[:, 2:] / 2.0
     return np.concatenate([anchors[:, :2] - half, anchors[:, :2] + half], axis=1)
+
+
+@dataclass(frozen=True)
+class AnchorGrid:
+    """The anchors of ``generate_anchors`` described by their grid, so target assignment can look only at the
+    anchors near each box instead of all N (``spinenet_lite.targets``)."""
+
+    input_size: int
+    min_level: int = 3
+    max_level: int = 7
+    num_scales: int = 3
+    aspect_ratios: tuple = (0.5, 1.0, 2.0)
+    anchor_size: float = 3.0
+
+    @classmethod
+    def of(cls, anchors) -> "AnchorGrid | None":
+        """The default-argument grid whose anchors equal this ``[N, 4]`` array exactly, else None."""
+        anchors = np.asarray(anchors)
+        if anchors.ndim != 2 or anchors.shape[1] != 4 or not len(anchors):
+            return None
+        low, high = 1, 1
+        while num_anchors(high) < len(anchors):  # N grows with S: bisect for the first S with N anchors
+            low, high = high, high * 2
+        while low < high:
+            mid = (low + high) // 2
+            low, high = (mid + 1, high) if num_anchors(mid) < len(anchors) else (low, mid)
+        size = low
+        while num_anchors(size) == len(anchors):  # several sizes share N when a level's map is 1 x 1
+            if np.array_equal(generate_anchors(size), anchors):
+                return cls(size)
+            size += 1
+        return None
+
+    def anchors(self) -> np.ndarray:
+        """The same ``[N, 4]`` array as ``generate_anchors`` with these arguments."""
+        return generate_anchors(self.input_size, self.min_level, self.max_level, self.num_scales,
+                                tuple(self.aspect_ratios), self.anchor_size)
+
+    def shapes(self) -> dict[str, np.ndarray]:
+        """One row per (level, shape a): normalised stride, feature size, first anchor index of the level,
+        a, anchor h and w (normalised), and the number of shapes per location."""
+        per_loc = anchors_per_location(self.num_scales, self.aspect_ratios)
+        rows, offset = [], 0
+        for level in range(self.min_level, self.max_level + 1):
+            stride, n = 2.0**level, feature_size(self.input_size, level)
+            a = 0
+            for s in range(self.num_scales):
+                for ar in self.aspect_ratios:
+                    side = self.anchor_size * 2.0 ** (s / self.num_scales) * stride
+                    rows.append((stride / self.input_size, n, offset, a, side / math.sqrt(ar) / self.input_size,
+                                 side * math.sqrt(ar) / self.input_size))
+                    a += 1
+            offset += n * n * per_loc
+        table = np.array(rows, np.float64)
+        return {"stride": table[:, 0].astype(np.float32), "size": table[:, 1].astype(np.int32),
+                "offset": table[:, 2].astype(np.int32), "a": table[:, 3].astype(np.int32),
+                "h": table[:, 4].astype(np.float32), "w": table[:, 5].astype(np.float32),
+                "per_location": np.int32(per_loc)}

@@ -118,3 +118,55 @@ def test_every_real_bccd_box_trains_an_anchor(bccd_root):
         assert (iou > 0.999).any(axis=0).all()
         boxes_seen += len(yxyx)
     assert boxes_seen > 100
+
+
+def _random_boxes(rng, m, size):
+    """Boxes from 1 px to the whole image, some off the grid's edges, with padding and crowd rows."""
+    side = np.exp(rng.uniform(np.log(1.0 / size), 0.0, (m, 2)))
+    centre = rng.uniform(0.0, 1.0, (m, 2))
+    boxes = np.concatenate([centre - side / 2, centre + side / 2], 1).clip(0.0, 1.0).astype(np.float32)
+    labels = rng.integers(0, 5, m).astype(np.int32)
+    labels[rng.uniform(size=m) < 0.1] = -1
+    labels[rng.uniform(size=m) < 0.1] = -2
+    return boxes, labels
+
+
+def test_grid_matching_equals_dense_matching():
+    """The AnchorGrid path builds only the pairs that can matter; it gives exactly the all-pairs result."""
+    from spinenet_lite.anchors import AnchorGrid
+
+    dense = tf.function(assign_targets)  # anchors as a graph tensor: not recognised, all pairs
+    rng = np.random.default_rng(0)
+    for size, m in [(64, 0), (64, 1), (64, 9), (96, 40), (128, 25), (130, 60)]:
+        grid = AnchorGrid(size)
+        for _ in range(3):
+            boxes, labels = _random_boxes(rng, m, size)
+            cls_g, box_g = assign_targets(boxes, labels, grid)
+            cls_d, box_d = dense(tf.constant(boxes), tf.constant(labels), tf.constant(grid.anchors()))
+            np.testing.assert_array_equal(cls_g.numpy(), cls_d.numpy())
+            np.testing.assert_array_equal(box_g.numpy(), box_d.numpy())
+    for ratio in (0.5, 2.0):  # degenerate shapes: a line, a dot
+        for boxes in ([[0.3, 0.3, 0.3, 0.6]], [[0.2, 0.2, 0.2, 0.2]], [[0.1, 0.1, 0.1 + ratio / 64, 0.12]]):
+            boxes = np.array(boxes, np.float32)
+            cls_g, _ = assign_targets(boxes, np.array([1]), AnchorGrid(64))
+            cls_d, _ = dense(tf.constant(boxes), tf.constant([1]), tf.constant(AnchorGrid(64).anchors()))
+            np.testing.assert_array_equal(cls_g.numpy(), cls_d.numpy())
+
+
+def test_a_batch_equals_its_images():
+    from spinenet_lite.anchors import AnchorGrid
+
+    rng = np.random.default_rng(1)
+    images = [_random_boxes(rng, m, 96) for m in (0, 3, 12, 7)]
+    boxes = np.full((4, 12, 4), 0.0, np.float32)
+    labels = np.full((4, 12), -1, np.int32)
+    for i, (b, lab) in enumerate(images):
+        boxes[i, :len(b)], labels[i, :len(b)] = b, lab
+    for anchors in (AnchorGrid(96), tf.constant(generate_anchors(96)) * 1.0):
+        cls, box = assign_targets(boxes, labels, anchors)
+        assert cls.shape == (4, len(generate_anchors(96)))
+        for i, (b, lab) in enumerate(images):
+            one_cls, one_box = assign_targets(b, lab, anchors)
+            np.testing.assert_array_equal(cls[i].numpy(), one_cls.numpy())
+            np.testing.assert_allclose(box[i].numpy(), one_box.numpy(), atol=1e-6)
+        assert (cls.numpy() >= 0).sum() > 10
