@@ -34,7 +34,7 @@ class ModelConfig:
 class DataConfig:
     """Where the data is and how it is augmented."""
 
-    format: str = "synthetic"  # synthetic | coco | voc | yolo
+    format: str = "synthetic"  # synthetic | coco | voc | yolo | tfrecord
     root: str = ""  # dataset folder (voc, yolo: the data YAML; coco: the folder holding images)
     train: str = "train"  # split name (voc/synthetic), annotation file (coco) or split key (yolo)
     val: str = "val"

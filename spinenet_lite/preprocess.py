@@ -51,14 +51,37 @@ def to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+# Files tf.io.decode_image reads exactly as `load_image` does: format -> colour modes. Anything else (CMYK
+# JPEG, 16-bit PNG, TIFF, GIF, BMP, EXIF-rotated, data after the end marker) goes through `load_image` once.
+_TF_DECODES = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "RGBA", "L", "LA", "P"), "WEBP": ("RGB", "RGBA")}
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+
+
 def image_size(path: str | Path) -> tuple[int, int, str]:
     """(width, height, mode) from the file header, after EXIF orientation; raises SpineNetLiteError if unreadable."""
+    return read_header(path)[:3]
+
+
+def read_header(path: str | Path) -> tuple[int, int, str, bool]:
+    """(width, height, mode, tf_decodable) from the file header, after EXIF orientation.
+
+    tf_decodable: TensorFlow's decoder gives the same pixels as `load_image` (format and colour mode it
+    handles, no EXIF rotation, the file ends with its format's end marker, so it is not truncated).
+    Raises SpineNetLiteError if unreadable.
+    """
     path = Path(path)
     try:
         with Image.open(path) as img:
             width, height = img.size
             orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-            mode = img.mode
+            mode, fmt = img.mode, img.format
+            ends = True
+            if fmt in _END_MARKERS:
+                with open(path, "rb") as f:
+                    f.seek(0, 2)
+                    f.seek(max(f.tell() - len(_END_MARKERS[fmt]), 0))
+                    ends = f.read() == _END_MARKERS[fmt]
+            tf_decodable = mode in _TF_DECODES.get(fmt, ()) and orientation in (None, 1) and ends
     except FileNotFoundError:
         raise SpineNetLiteError(f"{path}: image file not found") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
@@ -66,7 +89,7 @@ def image_size(path: str | Path) -> tuple[int, int, str]:
         raise SpineNetLiteError(f"{path}: cannot read image header ({msg}); replace or remove the file") from None
     if orientation in _TRANSPOSING_ORIENTATIONS:
         width, height = height, width
-    return width, height, mode
+    return width, height, mode, tf_decodable
 
 
 def letterbox(image: Any, size: int) -> tuple[Any, Any]:

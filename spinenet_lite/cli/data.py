@@ -46,3 +46,30 @@ def check(path: str, fmt: str, split: str | None, out_dir: str, images: str | No
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{report.split or 'all'}")
     png = write_mosaic(report.dataset, Path(out_dir) / f"{stem}.png", count=count)
     click.echo(f"mosaic: {png}")
+
+
+@data.command("convert")
+@click.argument("src")
+@click.option("--to", "target", type=click.Choice(["tfrecord"]), required=True, help="Output format.")
+@click.option("--out", "out_dir", required=True, help="Output folder (local or gs://).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "coco", "voc", "yolo"]), default="auto",
+              show_default=True, help="Format of SRC; auto detects it.")
+@click.option("--split", default=None, help="Split of SRC to convert (VOC ImageSets name, YOLO key); COCO: the "
+              "JSON given as SRC. Also names the output files.")
+@click.option("--shards", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="Number of TFRecord files; several workers read one share of the files each.")
+def convert(src: str, target: str, out_dir: str, fmt: str, split: str | None, shards: int) -> None:
+    """Write SRC (COCO .json, VOC folder or YOLO data .yaml) as TFRecord shards in the TF Object Detection API
+    layout, with classes.txt beside them; train on them with data.format: tfrecord."""
+    from spinenet_lite.data import load_dataset
+    from spinenet_lite.data.check import DEFAULT_SPLIT, detect_format
+    from spinenet_lite.data.tfrecord import write_tfrecords
+
+    cfg = detect_format(src, fmt)
+    which = split or (cfg.train if cfg.format == "coco" else DEFAULT_SPLIT[cfg.format])
+    if which == "all":
+        which = "train"
+    ds = load_dataset(cfg, which)
+    name = split or (Path(src).stem if cfg.format == "coco" else which)
+    files = write_tfrecords(ds, out_dir, re.sub(r"[^A-Za-z0-9_.-]+", "_", name), shards)
+    click.echo(f"{len(ds)} images, {ds.num_boxes()} boxes -> {len(files)} file(s) in {out_dir}")

@@ -12,7 +12,7 @@ from spinenet_lite.config import DataConfig
 from spinenet_lite.data.dataset import DetectionDataset, Problem, Sample
 from spinenet_lite.errors import SpineNetLiteError, suggest
 
-FORMATS = ("synthetic", "coco", "voc", "yolo")
+FORMATS = ("synthetic", "coco", "voc", "yolo", "tfrecord")
 logger = logging.getLogger(__name__)
 
 __all__ = ["DetectionDataset", "Problem", "Sample", "FORMATS", "load_dataset", "split_name"]
@@ -25,6 +25,10 @@ def split_name(data_cfg: DataConfig, split: str) -> str:
 
 def load_dataset(data_cfg: DataConfig, split: str = "train", warn_skipped: bool = True) -> DetectionDataset:
     """Read one split of the dataset the config names ('train', 'val', or a split name/file of the format).
+
+    tfrecord: data.train / data.val are file globs (relative to data.root, local or gs://); the training split
+    is a `TFRecordSource` that `pipeline.make_dataset` reads in the graph, other splits are unpacked once into
+    the image cache as a DetectionDataset, since evaluation reads images by path.
 
     Problems (clipped or dropped boxes, missing images, ...) are collected in `.problems`; samples whose image
     is missing or unreadable are skipped and counted in a warning.
@@ -48,6 +52,15 @@ def load_dataset(data_cfg: DataConfig, split: str = "train", warn_skipped: bool 
         if not data_cfg.root and not which:
             raise SpineNetLiteError("data.root: empty; set it to the COCO image folder and data.train/val to the JSON files")
         ds = read_coco(_coco_annotation_file(data_cfg, split, which), data_cfg.root or None, names)
+    elif fmt == "tfrecord":
+        import posixpath
+
+        from spinenet_lite.data.tfrecord import open_tfrecords, unpack_tfrecords
+
+        pattern = which if "://" in which or which.startswith("/") or not data_cfg.root else posixpath.join(
+            data_cfg.root, which)
+        source = open_tfrecords(pattern, names)
+        return source if split == "train" else unpack_tfrecords(source)
     elif fmt == "voc":
         from spinenet_lite.data.voc import read_voc
 

@@ -40,19 +40,15 @@ def scale_jitter_crop(
     clipped to the crop and dropped when they (almost) leave it.
     """
     seed_scale, seed_y, seed_x = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    image = tf.cast(image, tf.float32)
-    h = tf.cast(tf.shape(image)[0], tf.float32)
-    w = tf.cast(tf.shape(image)[1], tf.float32)
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
     r = tf.random.stateless_uniform([], seed=seed_scale, minval=scale_min, maxval=scale_max)
     scale = tf.cast(size, tf.float32) * r / tf.maximum(h, w)
     new_h = tf.maximum(tf.cast(tf.round(h * scale), tf.int32), 1)
     new_w = tf.maximum(tf.cast(tf.round(w * scale), tf.int32), 1)
-    resized = tf.clip_by_value(tf.image.resize(image, tf.stack([new_h, new_w]), method="bilinear"), 0.0, 255.0)
     off_y = _random_offset(new_h - size, seed_y)
     off_x = _random_offset(new_w - size, seed_x)
-    crop = resized[off_y:off_y + size, off_x:off_x + size, :]
-    crop = tf.image.pad_to_bounding_box(crop, 0, 0, size, size)
-    crop = tf.ensure_shape(crop, [size, size, 3])
+    crop = _resized_window(image, new_h, new_w, off_y, off_x, size)
 
     offset = tf.cast(tf.stack([off_x, off_y, off_x, off_y]), tf.float32)
     moved = tf.cast(boxes_xyxy, tf.float32) * scale - offset
@@ -62,6 +58,29 @@ def scale_jitter_crop(
     keep = (cw >= MIN_BOX_PIXELS) & (ch >= MIN_BOX_PIXELS) & (cw * ch >= MIN_VISIBLE * area)
     kept = tf.boolean_mask(clipped, keep) / float(size)
     return crop, tf.gather(kept, [1, 0, 3, 2], axis=1), tf.boolean_mask(labels, keep)
+
+
+def _resized_window(image: tf.Tensor, new_h: tf.Tensor, new_w: tf.Tensor, off_y: tf.Tensor, off_x: tf.Tensor,
+                    size: int) -> tf.Tensor:
+    """The size x size window at (off_y, off_x) of `image` resized to new_h x new_w, zeros beyond it.
+
+    Equal to tf.image.resize (bilinear, half-pixel centres, edges clamped) followed by the crop and a pad, but
+    only the window's pixels are computed (crop_and_resize), so a 2x jitter does not resize the whole image.
+    """
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    step_y, step_x = h / tf.cast(new_h, tf.float32), w / tf.cast(new_w, tf.float32)
+    # source coordinate of window pixel i: (off + i + 0.5) * step - 0.5, +1 for the replicated edge
+    y0 = (tf.cast(off_y, tf.float32) + 0.5) * step_y + 0.5
+    x0 = (tf.cast(off_x, tf.float32) + 0.5) * step_x + 0.5
+    span_y, span_x = (size - 1) * step_y, (size - 1) * step_x
+    padded = tf.pad(image, [[1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")  # edge pixels repeated once: clamping
+    box = tf.stack([y0 / (h + 1.0), x0 / (w + 1.0), (y0 + span_y) / (h + 1.0), (x0 + span_x) / (w + 1.0)])
+    window = tf.image.crop_and_resize(padded[None], box[None], [0], [size, size], method="bilinear")[0]
+    inside_y = tf.range(size) < new_h - off_y
+    inside_x = tf.range(size) < new_w - off_x
+    mask = tf.cast(inside_y[:, None, None] & inside_x[None, :, None], tf.float32)
+    return tf.ensure_shape(window * mask, [size, size, 3])
 
 
 def _random_offset(slack: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:

@@ -118,7 +118,7 @@ def read_coco(annotation_file: str | Path, image_root: str | Path | None = None,
         crowd, _ = clean_boxes(crowd, [0] * len(crowd), size[0], size[1], log, f"{path} (crowd)")
         numeric_id = image_id if isinstance(image_id, int) else len(samples)
         id_pairs.append((image_id, numeric_id))
-        samples.append(make_sample(numeric_id, path, size[0], size[1], boxes, labels, crowd))
+        samples.append(make_sample(numeric_id, path, size[0], size[1], boxes, labels, crowd, size[2]))
     unknown_images = set(anns_by_image) - seen_ids
     if unknown_images:
         log.add(annotation_file, "bad_annotation", f"{sum(len(anns_by_image[i]) for i in unknown_images)} "

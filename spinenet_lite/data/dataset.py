@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
-from spinenet_lite.preprocess import image_size
+from spinenet_lite.preprocess import read_header
 
 # Kinds of problems; `data check` groups by these.
 PROBLEM_KINDS = {
@@ -53,6 +53,9 @@ class Sample:
     labels: np.ndarray = field(repr=False)
     # COCO crowd regions (`iscrowd: 1`), xyxy pixels: never positives or negatives in training.
     crowd_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32), repr=False)
+    # tf.io decodes the file as `load_image` reads it (see preprocess.read_header); if not, the training
+    # pipeline decodes it once with `load_image` into its image cache.
+    tf_decodable: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,8 @@ def resolve_inside(root: Path, relative: str | Path, log: ProblemLog, where: str
     return candidate
 
 
-def probe_image(path: Path, log: ProblemLog, annotated: tuple[int, int] | None = None) -> tuple[int, int] | None:
-    """The image's (width, height) from its header, or None with a problem if it is missing or unreadable.
+def probe_image(path: Path, log: ProblemLog, annotated: tuple[int, int] | None = None) -> tuple[int, int, bool] | None:
+    """The image's (width, height, tf_decodable) from its header, or None with a problem if missing or unreadable.
 
     Reports a size mismatch against the annotated size (the file wins) and non-RGB modes (converted at load).
     """
@@ -130,7 +133,7 @@ def probe_image(path: Path, log: ProblemLog, annotated: tuple[int, int] | None =
         log.add(path, "missing_image", "image file not found; sample skipped")
         return None
     try:
-        width, height, mode = image_size(path)
+        width, height, mode, tf_decodable = read_header(path)
     except SpineNetLiteError as err:
         log.add(path, "corrupt_image", f"{err}; sample skipped")
         return None
@@ -138,7 +141,7 @@ def probe_image(path: Path, log: ProblemLog, annotated: tuple[int, int] | None =
         log.add(path, "image_mode", f"mode {mode}, converted to RGB at load")
     if annotated and all(annotated) and tuple(annotated) != (width, height):
         log.add(path, "size_mismatch", f"annotation says {annotated[0]}x{annotated[1]}, file is {width}x{height}")
-    return width, height
+    return width, height, tf_decodable
 
 
 # How far a box may reach past the image edge and still count as inside: normalised coordinates written with 6
@@ -176,7 +179,8 @@ def clean_boxes(
     return boxes[keep], labels[keep]
 
 
-def make_sample(image_id: int, path: Path, width: int, height: int, boxes, labels, crowd_boxes=()) -> Sample:
+def make_sample(image_id: int, path: Path, width: int, height: int, boxes, labels, crowd_boxes=(),
+                tf_decodable: bool = True) -> Sample:
     """A Sample with arrays in the canonical dtypes and shapes."""
     return Sample(
         image_id=int(image_id),
@@ -186,6 +190,7 @@ def make_sample(image_id: int, path: Path, width: int, height: int, boxes, label
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         labels=np.asarray(labels, np.int32).reshape(-1),
         crowd_boxes=np.asarray(crowd_boxes, np.float32).reshape(-1, 4),
+        tf_decodable=bool(tf_decodable),
     )
 
 

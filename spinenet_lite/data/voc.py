@@ -123,7 +123,7 @@ def read_voc(root: str | Path, split: str = "train", class_names: tuple[str, ...
             boxes.append(coords)
             labels.append(index[name])
         boxes, labels = clean_boxes(boxes, labels, size[0], size[1], log, xml_path)
-        samples.append(make_sample(number, path, size[0], size[1], boxes, labels))
+        samples.append(make_sample(number, path, size[0], size[1], boxes, labels, tf_decodable=size[2]))
     return DetectionDataset(names, tuple(samples), root, tuple(log.items))
 
 

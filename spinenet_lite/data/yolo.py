@@ -143,5 +143,5 @@ def read_yolo(data_yaml: str | Path, split: str = "train", class_names: tuple[st
                     boxes.append(box)
                     labels.append(remap[k])
             boxes, labels = clean_boxes(boxes, labels, size[0], size[1], log, label_file)
-        samples.append(make_sample(number, image, size[0], size[1], boxes, labels))
+        samples.append(make_sample(number, image, size[0], size[1], boxes, labels, tf_decodable=size[2]))
     return DetectionDataset(names, tuple(samples), root, tuple(log.items))

@@ -112,9 +112,9 @@ class _Loop:
             )
         self.train_data = load_dataset(recipe.data, "train")
         self.val_data = load_dataset(recipe.data, "val")
-        if len(self.train_data.samples) < cfg.batch_size:
+        if len(self.train_data) < cfg.batch_size:
             raise SpineNetLiteError(
-                f"train.batch_size: {cfg.batch_size} is larger than the {len(self.train_data.samples)} training images; "
+                f"train.batch_size: {cfg.batch_size} is larger than the {len(self.train_data)} training images; "
                 "for a small dataset use the `small` recipe (batch 8, lr 0.08, short warm-up), e.g. "
                 "`spinenet-lite train small --set data.format=voc --set data.root=...`, or set train.batch_size"
             )
@@ -127,9 +127,9 @@ class _Loop:
 
         self.dataset = make_dataset(
             self.train_data, size, cfg.batch_size, training=True, target_fn=target_fn, seed=cfg.seed,
-            data_cfg=recipe.data,
+            data_cfg=recipe.data, cache_dir=run_dir / "image_cache",
         )
-        self.steps_per_epoch = len(self.train_data.samples) // cfg.batch_size
+        self.steps_per_epoch = len(self.train_data) // cfg.batch_size
         with self.strategy.scope():
             if model_fn is not None:
                 self.model = model_fn(recipe, len(self.class_names))
