@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fixtures.data_fixtures import ENTRIES, write_voc
 from spinenet_lite.data.pipeline import make_dataset
 from spinenet_lite.data.voc import read_voc
 from spinenet_lite.keras import tf
@@ -20,8 +19,8 @@ def _eval_batches(source, size=64):
     return np.concatenate(images), np.concatenate(ids), np.concatenate(boxes)
 
 
-def test_rotated_cmyk_and_16_bit_files_train_as_they_predict(tmp_path):
-    root = write_voc(tmp_path / "voc")
+def test_rotated_cmyk_and_16_bit_files_train_as_they_predict(tiny_data, tmp_path):
+    root = tiny_data.voc(tmp_path / "voc")
     folder = root / "JPEGImages"
     a = np.asarray(Image.open(folder / "a.png").convert("RGB"))
     # a: JPEG whose pixels are stored sideways with an EXIF orientation tag (6: rotate 90 clockwise to view)
@@ -42,10 +41,10 @@ def test_rotated_cmyk_and_16_bit_files_train_as_they_predict(tmp_path):
     assert len(list((tmp_path / "cache").glob("*.png"))) == 3
 
 
-def test_tfrecords_give_the_same_batches_as_the_files(tmp_path):
+def test_tfrecords_give_the_same_batches_as_the_files(tiny_data, tmp_path):
     from spinenet_lite.data.tfrecord import open_tfrecords, write_tfrecords
 
-    ds = read_voc(write_voc(tmp_path / "voc"), "train")
+    ds = read_voc(tiny_data.voc(tmp_path / "voc"), "train")
     files = write_tfrecords(ds, str(tmp_path / "records"), "train", shards=2)
     assert [f.rsplit("/", 1)[1] for f in files] == ["train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
     source = open_tfrecords(str(tmp_path / "records" / "train-*.tfrecord"))
@@ -69,11 +68,11 @@ def test_tfrecords_give_the_same_batches_as_the_files(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["files", "tfrecord"])
-def test_input_pipelines_read_disjoint_shards(tmp_path, kind):
+def test_input_pipelines_read_disjoint_shards(tiny_data, tmp_path, kind):
     from spinenet_lite.data.tfrecord import open_tfrecords, write_tfrecords
 
-    entries = tuple((f"{stem}{k}", w, h, boxes, labels) for k in range(2) for stem, w, h, boxes, labels in ENTRIES)
-    ds = read_voc(write_voc(tmp_path / "voc", entries=entries), "train")
+    entries = tuple((f"{stem}{k}", w, h, boxes, labels) for k in range(2) for stem, w, h, boxes, labels in tiny_data.entries)
+    ds = read_voc(tiny_data.voc(tmp_path / "voc", entries=entries), "train")
     source = ds
     if kind == "tfrecord":
         write_tfrecords(ds, str(tmp_path / "records"), "train", shards=4)
@@ -88,21 +87,21 @@ def test_input_pipelines_read_disjoint_shards(tmp_path, kind):
     assert sorted(seen[0] + seen[1]) == sorted(s.image_id for s in ds.samples)
 
 
-def test_default_training_pipeline_is_parallel_and_complete(tmp_path):
-    ds = read_voc(write_voc(tmp_path / "voc"), "train")
+def test_default_training_pipeline_is_parallel_and_complete(tiny_data, tmp_path):
+    ds = read_voc(tiny_data.voc(tmp_path / "voc"), "train")
     data = make_dataset(ds, 64, 1, training=True, seed=0)
     assert data.options().deterministic is False
     labels = sorted(int(l) for _, y in data for l in y["labels"].numpy().ravel() if l >= 0)
     assert len(labels) >= 4  # every image arrives; boxes may leave the crop
 
 
-def test_cli_convert_writes_shards_the_recipe_reads(tmp_path, capsys):
+def test_cli_convert_writes_shards_the_recipe_reads(tiny_data, tmp_path, capsys):
     from spinenet_lite.cli import main
     from spinenet_lite.config import DataConfig
     from spinenet_lite.data import load_dataset
     from spinenet_lite.data.tfrecord import TFRecordSource
 
-    root = write_voc(tmp_path / "voc")
+    root = tiny_data.voc(tmp_path / "voc")
     assert main(["data", "convert", str(root), "--to", "tfrecord", "--split", "train", "--shards", "2",
                  "--out", str(tmp_path / "out")]) == 0
     assert "3 images, 6 boxes -> 2 file(s)" in capsys.readouterr().out
