@@ -6,7 +6,8 @@ jitter, crop, pad, targets, batch) beside a bare tf.data loop that only reads, d
 Cases: bccd (datasets/bccd train, VOC JPEGs 640x480, ~13 boxes each), coco60 (640x480 JPEGs written once with
 60 boxes each). --cores limits the process to that many CPUs (affinity, set before TensorFlow starts).
 Run another checkout's pipeline with PYTHONPATH=<checkout> (its spinenet_lite is imported instead).
---impl targets times target assignment alone on the case's boxes at the input size. Prints a Markdown row.
+--impl targets times target assignment alone on the case's boxes at the input size, once per batch as the
+pipeline calls it (--per-image: once per image). Prints a Markdown row.
 """
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def _bare(ds, size: int, batch: int):
 @click.option("--size", default=384, show_default=True, help="Input size (pixels).")
 @click.option("--batch", default=8, show_default=True)
 @click.option("--images", default=400, show_default=True, help="Images timed (after one warm-up pass of 2 batches).")
-def main(case: str, impl: str, cores: int, size: int, batch: int, images: int) -> None:
+@click.option("--per-image", is_flag=True, help="--impl targets: one call per image (the only way before batching).")
+def main(case: str, impl: str, cores: int, size: int, batch: int, images: int, per_image: bool) -> None:
     """Time the input pipeline over CASE with CORES CPUs."""
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
     import numpy as np
@@ -93,7 +95,10 @@ def main(case: str, impl: str, cores: int, size: int, batch: int, images: int) -
         labels = [np.asarray(s.labels, np.int32) for s in ds.samples]
         data = tf.data.Dataset.from_generator(lambda: zip(boxes, labels), output_signature=(
             tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32))).cache().repeat()
-        data = data.map(lambda b, lab: assign_targets(b, lab, anchors)).batch(batch)
+        if per_image:
+            data = data.map(lambda b, lab: assign_targets(b, lab, anchors)).batch(batch)
+        else:  # as the pipeline calls it: once per batch of padded boxes
+            data = data.padded_batch(batch, padding_values=(0.0, -1)).map(lambda b, lab: assign_targets(b, lab, anchors))
     elif impl == "bare":
         data = _bare(ds, size, batch)
     else:
