@@ -30,7 +30,7 @@ def run_full_size(names: tuple[str, ...], out_dir: Path, threads: int = 1, runs:
     """Build each full-size model at its paper input size, count it, time fp32 TFLite and ONNX Runtime."""
     import time
 
-    from spinenet_lite.benchmarks.harness import Candidate, _counts
+    from spinenet_lite.benchmarks.candidates import Candidate, counts
     from spinenet_lite.benchmarks.runtimes import convert, file_runner, onnx_providers, representative_images
     from spinenet_lite.benchmarks.timing import time_fn
     from spinenet_lite.io import atomic_write_text
@@ -41,7 +41,7 @@ def run_full_size(names: tuple[str, ...], out_dir: Path, threads: int = 1, runs:
         start = time.perf_counter()
         size = model_info(name).input_size
         model = create_model(name, num_classes=80, input_size=size)
-        candidate = Candidate(name, "full-size", size, model, {}, *_counts(model))
+        candidate = Candidate(name, "full-size", size, model, {}, *counts(model))
         for fmt in ("tflite-fp32", "onnx"):
             path = convert(model, fmt, size, Path(out_dir) / "full_size", name, representative_images(size, None, 1))
             runner = file_runner(fmt, path, threads)

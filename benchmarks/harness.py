@@ -2,36 +2,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from spinenet_lite.benchmarks.candidates import Candidate, resolve
 from spinenet_lite.benchmarks.report import Row
 from spinenet_lite.benchmarks.runtimes import FORMATS
 from spinenet_lite.errors import SpineNetLiteError
-
-# COCO AP the papers report (SpineNet Table 9 / Table 2, MobileNetV3 paper via Table 9): used for the plots only
-# when no --data is given, and labelled "paper (COCO)".
-PAPER_AP = {"spinenet49xxs": 16.9, "spinenet49xs": 23.7, "spinenet49s": 25.3, "spinenet49": 27.3,
-            "mobilenetv3-small-ssdlite": 16.1, "mobilenetv3-large-ssdlite": 22.0,
-            "spinenet49s-full": 40.6, "spinenet49-full": 42.7, "spinenet96-full": 47.8, "spinenet143-full": 49.2}
-
-
-@dataclass
-class Candidate:
-    """A model to benchmark: a Keras model (converted here) and/or ready files per format."""
-
-    name: str
-    source: str
-    input_size: int
-    model: object | None = None
-    files: dict[str, Path] = field(default_factory=dict)
-    params_m: float | None = None
-    macs_b: float | None = None
-    paper_ap: float | None = None
-    class_names: tuple = ()
 
 
 @dataclass
@@ -57,53 +37,6 @@ class BenchmarkConfig:
     plots: bool = True
 
 
-def _counts(model) -> tuple[float, float]:
-    from spinenet_lite.counting import count_macs, count_params
-
-    return count_params(model) / 1e6, count_macs(model) / 1e9
-
-
-def resolve(spec: str, num_classes: int, input_size: int | None) -> Candidate:
-    """A registry name, a run folder / checkpoint, or a .tflite / .onnx file -> Candidate."""
-    from spinenet_lite.benchmarks.peers import PEERS, create_peer
-    from spinenet_lite.models.registry import create_model, list_models, model_info
-
-    path = Path(spec)
-    if spec in list_models():
-        info = model_info(spec)
-        size = input_size or info.input_size
-        model = create_model(spec, num_classes=num_classes, input_size=size)
-        return Candidate(spec, "registry", size, model, {}, *_counts(model), PAPER_AP.get(spec))
-    if spec in PEERS:
-        size = input_size or PEERS[spec].input_size
-        model = create_peer(spec, num_classes, size)
-        return Candidate(spec, "peer", size, model, {}, *_counts(model), PAPER_AP.get(spec))
-    if path.suffix in (".tflite", ".onnx"):
-        from spinenet_lite.benchmarks.runtimes import file_format, file_input_size
-
-        if not path.is_file():
-            raise SpineNetLiteError(f"{path}: no such file; give a registry name, a run folder or an exported file")
-        fmt = file_format(path)
-        counts = (None, None)
-        if fmt.startswith("tflite"):  # counted from the graph: batch norm folded, so a little under Keras' params
-            from spinenet_lite.benchmarks.graph_ops import summarize
-
-            summary = summarize(path)
-            counts = (summary.params / 1e6, summary.total_macs / 1e9)
-        return Candidate(path.stem, "file", file_input_size(path), None, {fmt: path}, *counts)
-    if path.exists():
-        from spinenet_lite.runs import load_trained
-
-        trained = load_trained(path)
-        model = trained.model
-        return Candidate(path.name if path.is_dir() else path.stem, "checkpoint", int(model.input_shape[1]), model,
-                         {}, *_counts(model), None, tuple(trained.class_names))
-    from spinenet_lite.errors import suggest
-
-    raise SpineNetLiteError(f"model {spec!r}: not a registered model, peer, run folder or file"
-                            f"{suggest(spec, list_models() + list(PEERS))}; see `spinenet-lite models`")
-
-
 def default_out_dir() -> Path:
     """runs/benchmark-<timestamp>/"""
     return Path("runs") / f"benchmark-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -114,15 +47,15 @@ def _accuracy(candidate: Candidate, fmt: str, path: Path | None, dataset, cache:
     key = (candidate.name, fmt)
     if key in cache:
         return cache[key]
-    from spinenet_lite.evaluate import evaluate, keras_detect_fn
+    from spinenet_lite.evaluate import evaluate
+    from spinenet_lite.runtimes import detect_fn_for
+    from spinenet_lite.runtimes.keras import keras_detect_fn
 
     detect = None
     if fmt == "keras" and candidate.model is not None:
         detect = keras_detect_fn(candidate.model, candidate.input_size)
     elif path is not None:
-        from spinenet_lite.benchmarks.runtimes import detect_fn
-
-        detect = detect_fn(fmt, path, candidate.input_size)
+        detect = detect_fn_for(path)
     cache[key] = None if detect is None else evaluate(detect, dataset, candidate.input_size, progress=False)
     return cache[key]
 
@@ -260,8 +193,9 @@ def peak_keys(cfg: BenchmarkConfig) -> dict:
 def run_benchmark(cfg: BenchmarkConfig, echo: Callable[[str], None] = print) -> tuple[list[Row], dict, Path]:
     """The whole benchmark: resolve models, measure peaks, time everything, write CSV / Markdown / plots."""
     from spinenet_lite.benchmarks import model_garden, plots
-    from spinenet_lite.benchmarks.peers import list_peers
-    from spinenet_lite.benchmarks.report import format_markdown, format_table, write_csv, write_markdown
+    from spinenet_lite.benchmarks.peers import list_peers, peers_markdown
+    from spinenet_lite.benchmarks.report import (format_markdown, format_table, peaks_markdown, write_csv,
+                                                 write_markdown)
     from spinenet_lite.io import atomic_dir
 
     for fmt in cfg.formats:
@@ -284,9 +218,9 @@ def run_benchmark(cfg: BenchmarkConfig, echo: Callable[[str], None] = print) -> 
         _relocate(candidates, tmp, out)
         echo(format_table(rows))
         write_csv(rows, tmp / "results.csv")
-        sections = [("Results", format_markdown(rows)), ("Machine peak", _peaks_md(peaks))]
+        sections = [("Results", format_markdown(rows)), ("Machine peak", peaks_markdown(peaks))]
         if cfg.peers:
-            sections.append(("Peers vs the paper's Table 9 (paper counts at 320 px)", _peers_md(candidates)))
+            sections.append(("Peers vs the paper's Table 9 (paper counts at 320 px)", peers_markdown(candidates)))
             echo(sections[-1][1])
             from spinenet_lite.benchmarks.peers import peer_ratio_markdown
 
@@ -307,24 +241,3 @@ def _relocate(candidates: list[Candidate], tmp: Path, out: Path) -> None:
     """Converted files were written in the temporary folder; point the candidates at their final place."""
     for c in candidates:
         c.files = {k: (out / p.relative_to(tmp) if tmp in p.parents else p) for k, p in c.files.items()}
-
-
-def _peaks_md(peaks: dict) -> str:
-    lines = ["| runtime | precision | threads | ms | GMAC/s |", "|---|---|---|---|---|"]
-    lines += [f"| {p.runtime} | {p.precision} | {p.threads} | {p.median_ms:.2f} | {p.macs_per_s / 1e9:.1f} |"
-              for p in peaks.values()]
-    return "\n".join(lines)
-
-
-def _peers_md(candidates: list[Candidate]) -> str:
-    """Our peers' counts beside the paper's Table 9 numbers for the same architecture."""
-    from spinenet_lite.benchmarks.peers import PEERS
-
-    table9 = {"MobileNetV3-Small-SSDLite": (0.16, 1.77, 16.1), "MobileNetV3-SSDLite": (0.51, 3.22, 22.0)}
-    lines = ["| peer | input | params M (ours) | MACs B (ours) | params M (Table 9) | MACs B (Table 9) | AP (Table 9) |",
-             "|---|---|---|---|---|---|---|"]
-    for c in candidates:
-        if c.source == "peer":
-            macs, params, ap = table9[PEERS[c.name].paper_name]
-            lines.append(f"| {c.name} | {c.input_size} | {c.params_m:.2f} | {c.macs_b:.3f} | {params} | {macs} | {ap} |")
-    return "\n".join(lines)

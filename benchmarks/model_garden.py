@@ -18,7 +18,7 @@ def default_dir() -> Path:
 
 def candidates(folder: str | os.PathLike | None = None) -> tuple[list, str]:
     """(Candidates for every built Model Garden model, a one-line status message)."""
-    from spinenet_lite.benchmarks.harness import Candidate
+    from spinenet_lite.benchmarks.candidates import Candidate
 
     folder = Path(folder) if folder else default_dir()
     manifest_path = folder / "manifest.json"

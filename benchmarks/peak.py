@@ -36,24 +36,16 @@ def matmul_macs(m: int = M, k: int = K, n: int = N) -> int:
 @lru_cache(maxsize=4)
 def tflite_matmul(precision: str, m: int = M, k: int = K, n: int = N) -> bytes:
     """A TFLite flatbuffer holding one FullyConnected layer, fp32 or full int8 (int8 in and out)."""
+    from spinenet_lite.export.tflite import configure_converter
     from spinenet_lite.keras import keras, tf
 
     inputs = keras.Input((k,), batch_size=m, name="a")
     outputs = keras.layers.Dense(n, use_bias=False, name="matmul")(inputs)
     model = keras.Model(inputs, outputs)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if precision == "int8":
-        rng = np.random.default_rng(0)
-
-        def representative():
-            for _ in range(2):
-                yield [rng.uniform(-1, 1, (m, k)).astype(np.float32)]
-
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+    rng = np.random.default_rng(0)
+    calibration = [rng.uniform(-1, 1, (m, k)).astype(np.float32) for _ in range(2)]
+    configure_converter(converter, precision, lambda: calibration, input_type="int8", output_type="int8")
     return converter.convert()
 
 
@@ -86,7 +78,8 @@ def onnx_matmul(precision: str, m: int = M, k: int = K, n: int = N) -> bytes:
 
 def peak_fn(runtime: str, precision: str, threads: int, m: int = M, k: int = K, n: int = N) -> Callable[[], object]:
     """One call of the big matrix product in `runtime` ("tflite" / "onnx") at `precision` and `threads`."""
-    from spinenet_lite.benchmarks.runtimes import onnx_session, tflite_interpreter
+    from spinenet_lite.runtimes.onnx import onnx_session
+    from spinenet_lite.runtimes.tflite import interpreter as tflite_interpreter
 
     if runtime == "tflite":
         interpreter = tflite_interpreter(tflite_matmul(precision, m, k, n), threads)

@@ -127,3 +127,15 @@ def peer_ratio_markdown(rows: list) -> str:
                           [[a, b, f, str(t), f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"]
                            for a, b, f, t, x, y, r in peer_ratios(rows)],
                           empty="No pair measured (a registry model and a peer at the same input size).")
+
+
+def peers_markdown(candidates: list) -> str:
+    """Our peers' counts beside the paper's Table 9 numbers for the same architecture."""
+    table9 = {"MobileNetV3-Small-SSDLite": (0.16, 1.77, 16.1), "MobileNetV3-SSDLite": (0.51, 3.22, 22.0)}
+    lines = ["| peer | input | params M (ours) | MACs B (ours) | params M (Table 9) | MACs B (Table 9) | AP (Table 9) |",
+             "|---|---|---|---|---|---|---|"]
+    for c in candidates:
+        if c.source == "peer":
+            macs, params, ap = table9[PEERS[c.name].paper_name]
+            lines.append(f"| {c.name} | {c.input_size} | {c.params_m:.2f} | {c.macs_b:.3f} | {params} | {macs} | {ap} |")
+    return "\n".join(lines)

@@ -46,20 +46,17 @@ def artifacts_for(run: Path, qat_epochs: int | None, redo: bool, overrides: tupl
 def measure(run: Path, qat_epochs: int | None, redo: bool, threads: int, overrides: tuple = ()) -> list[dict]:
     """Parity rows (float reference first) for one run, plus the QAT Keras model's own AP."""
     from spinenet_lite.data import load_dataset
-    from spinenet_lite.evaluate import evaluate, keras_detect_fn
+    from spinenet_lite.evaluate import evaluate
     from spinenet_lite.export.parity import parity_gate
     from spinenet_lite.runs import load_qat, load_trained
+    from spinenet_lite.runtimes.keras import recipe_detect_fn
 
     artifacts, qat_minutes = artifacts_for(run, qat_epochs, redo, overrides)
     trained = load_trained(run)
-    recipe, cfg = trained.recipe, trained.recipe.export
-    size = int(recipe.model.input_size)
-    kwargs = dict(score_threshold=cfg.score_threshold, iou_threshold=cfg.iou_threshold,
-                  max_detections=cfg.max_detections)
+    recipe, size = trained.recipe, trained.input_size
     val = load_dataset(recipe.data, "val")
-    rows = parity_gate(keras_detect_fn(trained.model, size, **kwargs), {k: str(v) for k, v in artifacts.items()},
-                       val, size, threads=threads)
-    qat_keras = evaluate(keras_detect_fn(load_qat(run / QAT_DIR).model, size, **kwargs), val, size, batch_size=8)
+    rows = parity_gate(trained.detect_fn(), {k: str(v) for k, v in artifacts.items()}, val, size, threads=threads)
+    qat_keras = evaluate(recipe_detect_fn(load_qat(run / QAT_DIR).model, recipe), val, size, batch_size=8)
     out = [{"run": str(run), "model": recipe.model.name, "input": size, "format": r.label, "AP": r.ap,
             "AP50": r.ap50, "dAP": r.delta, "MB": r.size_bytes / 1e6, "ms": r.latency_ms} for r in rows]
     ap = max(float(qat_keras["AP"]), 0.0)

@@ -100,3 +100,11 @@ def write_markdown(sections: list[tuple[str, str]], path: Path) -> None:
     """results.md: a title per section followed by its Markdown body."""
     text = "# spinenet-lite benchmark\n\n" + "\n\n".join(f"## {title}\n\n{body}" for title, body in sections)
     atomic_write_text(path, text + "\n")
+
+
+def peaks_markdown(peaks: dict) -> str:
+    """The machine peak of each runtime x precision x threads as a Markdown table."""
+    lines = ["| runtime | precision | threads | ms | GMAC/s |", "|---|---|---|---|---|"]
+    lines += [f"| {p.runtime} | {p.precision} | {p.threads} | {p.median_ms:.2f} | {p.macs_per_s / 1e9:.1f} |"
+              for p in peaks.values()]
+    return "\n".join(lines)

@@ -1,20 +1,21 @@
 """One runner per benchmarked format: convert a Keras model once, then time it at any thread count.
 
 Formats: keras (tf.function, TF's own thread pool), tflite-fp32 / tflite-fp16 / tflite-int8 (ai-edge-litert with
-its default XNNPACK delegate) and onnx (ONNX Runtime, CPU provider, or TensorRT / CUDA when present). Conversion
-goes through the export package's converters when they are installed (`spinenet_lite.export.tflite` / `.onnx`) so
-benchmarked files are the shipped files; a raw `tf.lite.TFLiteConverter` / `tf2onnx` call is the fallback.
+its default XNNPACK delegate) and onnx (ONNX Runtime, CPU provider, or TensorRT / CUDA when present). TFLite files
+come from the export's converter (`spinenet_lite.export.tflite`, raw outputs) so benchmarked files are the shipped
+ones; loading and running them is `spinenet_lite.runtimes`'.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError, suggest
+from spinenet_lite.runtimes import onnx, tflite
 
 FORMATS = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
 SUFFIX = {"tflite-fp32": ".tflite", "tflite-fp16": ".tflite", "tflite-int8": ".tflite", "onnx": ".onnx"}
@@ -46,42 +47,6 @@ class Runner:
     provider: str = ""
 
 
-def tflite_interpreter(model: bytes | str | os.PathLike, threads: int):
-    """An allocated ai-edge-litert interpreter (XNNPACK is its default delegate) at `threads`."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from spinenet_lite.export.tflite import check_int8_ranges
-
-    in_memory = isinstance(model, (bytes, bytearray))
-    content = bytes(model) if in_memory else Path(model).read_bytes()  # read once: checked, then loaded
-    check_int8_ranges(content, "tflite model" if in_memory else str(model))
-    interpreter = Interpreter(model_content=content, num_threads=threads)
-    interpreter.allocate_tensors()
-    return interpreter
-
-
-def onnx_providers() -> list[str]:
-    """TensorRT, then CUDA, then CPU: whichever onnxruntime offers here."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    order = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-    return [p for p in order if p in available]
-
-
-def onnx_session(model: bytes | str | os.PathLike, threads: int, providers: Iterable[str] | None = None):
-    """An ONNX Runtime session with `threads` intra-op threads, sequential execution, all graph optimisations."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    source = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
-    return ort.InferenceSession(source, sess_options=options, providers=list(providers or ["CPUExecutionProvider"]))
-
-
 def representative_images(input_size: int, images: np.ndarray | None, steps: int = 8):
     """Calibration batches [1, S, S, 3] float32 0..255: the given letterboxed images, else random pixels."""
     if images is not None and len(images):
@@ -90,24 +55,9 @@ def representative_images(input_size: int, images: np.ndarray | None, steps: int
     return [rng.uniform(0, 255, (1, input_size, input_size, 3)).astype(np.float32) for _ in range(steps)]
 
 
-def to_tflite(model, precision: str, calibration: list[np.ndarray]) -> bytes:
-    """TFLite bytes for fp32, fp16 (fp16 weights) or int8 (full integer, uint8 input, float outputs)."""
-    from spinenet_lite.keras import tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if precision == "fp16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif precision == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([batch] for batch in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-    return converter.convert()
-
-
 def to_onnx(model, input_size: int) -> bytes:
-    """ONNX bytes (opset 17) of a Keras model with a fixed [1, S, S, 3] float32 input."""
+    """Raw-output ONNX bytes (opset 17, no NMS, like the TFLite rows; the export's ONNX always embeds NMS) of a
+    Keras model with a fixed [1, S, S, 3] float32 input."""
     import tf2onnx
 
     from spinenet_lite.keras import tf
@@ -124,26 +74,19 @@ def convert(model, fmt: str, input_size: int, out_dir: Path, name: str,
 
     path = Path(out_dir) / f"{name}_{fmt}{SUFFIX[fmt]}"
     if fmt.startswith("tflite-"):
-        data = _shipped_tflite(model, fmt.split("-")[1], input_size, calibration)
+        data = _shipped_tflite(model, fmt.split("-")[1], calibration)
     else:
-        data = _shipped_onnx(model, input_size)
+        data = to_onnx(model, input_size)
     atomic_write_bytes(path, data)
     return path
 
 
-def _shipped_tflite(model, precision: str, input_size: int, calibration: list[np.ndarray]) -> bytes:
-    """The shipped TFLite converter with raw outputs (no NMS, equal work for every model); else the fallback."""
-    try:
-        from spinenet_lite.export import tflite as export_tflite
-    except ImportError:
-        return to_tflite(model, precision, calibration)
+def _shipped_tflite(model, precision: str, calibration: list[np.ndarray]) -> bytes:
+    """The export's converter with raw outputs (no NMS, equal work for every model)."""
+    from spinenet_lite.export import tflite as export_tflite
+
     anchors = np.zeros((int(model.output_shape["box_encodings"][1]), 4), np.float32)  # raw: anchors unused
     return export_tflite.convert(model, anchors, precision=precision, raw=True, calibration=lambda: calibration)
-
-
-def _shipped_onnx(model, input_size: int) -> bytes:
-    """Raw-output ONNX (no NMS, like the TFLite rows): the export module's ONNX always embeds NMS, so tf2onnx here."""
-    return to_onnx(model, input_size)
 
 
 def _image(input_size: int) -> np.ndarray:
@@ -157,18 +100,11 @@ def file_runner(fmt: str, path: Path, threads: int) -> Runner:
         raise SpineNetLiteError(f"{path}: no such model file; give a .tflite or .onnx file")
     precision = "int8" if fmt == "tflite-int8" else "fp32"
     if fmt.startswith("tflite-"):
-        interpreter = tflite_interpreter(path, threads)
+        interpreter = tflite.interpreter(path, threads)
         detail = interpreter.get_input_details()[0]
-        size = int(detail["shape"][1])
-        image = _image(size)
-        if detail["dtype"] != np.float32:
-            scale, zero = detail["quantization"]
-            image = np.clip(np.round(image / (scale or 1.0) + zero), np.iinfo(detail["dtype"]).min,
-                            np.iinfo(detail["dtype"]).max).astype(detail["dtype"])
-        interpreter.set_tensor(detail["index"], image)
+        interpreter.set_tensor(detail["index"], tflite.cast_input(_image(int(detail["shape"][1])), detail))
         return Runner(fmt, threads, interpreter.invoke, path.stat().st_size, path, "tflite", precision)
-    providers = onnx_providers()
-    session = onnx_session(path, threads, providers)
+    session = onnx.onnx_session(path, threads, onnx.onnx_providers())
     meta = session.get_inputs()[0]
     feed = {meta.name: _image(int(meta.shape[1]))}
     return Runner(fmt, threads, lambda: session.run(None, feed), path.stat().st_size, path, "onnx", "fp32",
@@ -206,35 +142,12 @@ def tf_threads(threads: int) -> int:
     return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
-def detect_fn(fmt: str, path: Path, input_size: int, threads: int = 1):
-    """A detect function over a raw-output benchmark file, decoded by the project's one post-processing."""
-    from spinenet_lite.export import runtime
-
-    if fmt.startswith("tflite-"):
-        return runtime.tflite_detect_fn(path, threads)
-    session = onnx_session(path, threads)
-    name = session.get_inputs()[0].name
-    outputs = [o.name for o in session.get_outputs()]
-    decode = runtime.raw_postprocess_fn(input_size)
-
-    def detect(batch: np.ndarray) -> list:
-        results = []
-        for image in np.asarray(batch, np.float32):
-            values = dict(zip(outputs, session.run(None, {name: image[None]})))
-            boxes = next(v for k, v in values.items() if "box" in k)
-            logits = next(v for k, v in values.items() if "class" in k)
-            results.extend(decode(boxes, logits))
-        return results
-
-    return detect
-
-
 def file_format(path: Path) -> str:
     """The format label of an exported file: onnx, or tflite-int8 / tflite-fp32 from its input type."""
     path = Path(path)
     if path.suffix == ".onnx":
         return "onnx"
-    detail = tflite_interpreter(path, 1).get_input_details()[0]
+    detail = tflite.interpreter(path, 1).get_input_details()[0]
     return "tflite-int8" if detail["dtype"] in (np.uint8, np.int8) else "tflite-fp32"
 
 
@@ -242,5 +155,5 @@ def file_input_size(path: Path) -> int:
     """The square input size S of an exported [1, S, S, 3] model."""
     path = Path(path)
     if path.suffix == ".onnx":
-        return int(onnx_session(path, 1).get_inputs()[0].shape[1])
-    return int(tflite_interpreter(path, 1).get_input_details()[0]["shape"][1])
+        return int(onnx.onnx_session(path, 1).get_inputs()[0].shape[1])
+    return int(tflite.interpreter(path, 1).get_input_details()[0]["shape"][1])

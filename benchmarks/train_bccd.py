@@ -27,8 +27,9 @@ def main(data: str | None, minutes: float, epochs: int | None, lr: float | None,
     """Train recipes/bccd.yaml on BCCD train, evaluate best weights on BCCD test, print a Markdown row."""
     from spinenet_lite.config import load_recipe
     from spinenet_lite.data import load_dataset
-    from spinenet_lite.evaluate import evaluate, keras_detect_fn
+    from spinenet_lite.evaluate import evaluate
     from spinenet_lite.runs import load_trained
+    from spinenet_lite.runtimes.keras import keras_detect_fn
     from spinenet_lite.train.trainer import train
 
     given = [f"data.root={data}" if data else "", f"train.epochs={epochs}" if epochs else "",

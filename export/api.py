@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
-from spinenet_lite.export.formats import Target, check_installed, plan_targets
+from spinenet_lite.export.formats import FORMATS, Target, check_installed, plan_targets
 from spinenet_lite.runs import EXPORT_DIR, LABELS_FILE, Trained, load_run, write_classes_file
 
 # Below this score threshold TFLite's per-class NMS gets most anchor-class pairs as candidates: spinenet49xxs @256,
@@ -46,56 +46,36 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
 
 
 def write_target(target: Target, path: Path, model, anchors: np.ndarray, class_names, recipe, calibration) -> None:
-    """Write one artifact at `path` (a file, or a folder for Core ML's .mlpackage)."""
-    if target.format == "coreml":
-        from spinenet_lite.export import coreml
+    """Write one artifact at `path` (a file, or a folder for Core ML's .mlpackage) with its format's module."""
+    import importlib
 
-        cfg = recipe.export
-        coreml.save(coreml.convert(model, anchors, tuple(class_names), cfg.iou_threshold, cfg.score_threshold,
-                                   recipe.model.name), path)
-        return
-    path.write_bytes(convert_target(target, model, anchors, class_names, recipe, calibration))
+    module = importlib.import_module(f"spinenet_lite.export.{FORMATS[target.format].module}")
+    module.write(target, path, model, anchors, class_names, recipe, calibration)
 
 
-def convert_target(target: Target, model, anchors: np.ndarray, class_names, recipe, calibration) -> bytes:
-    """One artifact's bytes (TFLite, ONNX)."""
-    cfg = recipe.export
-    if target.format == "tflite":
-        from spinenet_lite.export import metadata, tflite
-
-        options = tflite.PostProcessOptions(cfg.max_detections, cfg.score_threshold, cfg.iou_threshold)
-        data = tflite.convert(model, anchors, target.precision, raw=target.raw,
-                              calibration=calibration if target.precision == "int8" else None, options=options)
-        if target.raw:
-            return data
-        meta = metadata.DetectorMetadata(recipe.model.name, tuple(class_names), int(recipe.model.input_size))
-        return metadata.attach_metadata(data, meta)
-    if target.format == "onnx":
-        from spinenet_lite.export import onnx
-
-        return onnx.convert(model, anchors, cfg.score_threshold, cfg.iou_threshold, cfg.max_detections)
-    raise SpineNetLiteError(f"export: {target.format} is written by its own module")
-
-
-def export(run_or_checkpoint: str | os.PathLike, formats: list[str], out: str | os.PathLike | None = None,
+def export(run_or_checkpoint: str | os.PathLike | Trained, formats: list[str], out: str | os.PathLike | None = None,
            precision: str | None = None, raw: bool = False, overwrite: bool = False,
            android: str | os.PathLike | None = None, gate: bool = True, threads: int = 1,
            max_drop_float: float | None = None, max_drop_int8: float | None = None,
            progress: bool = False) -> ExportResult:
-    """Export a trained run to the requested formats, then evaluate each artifact against the float model."""
+    """Export a trained run to the requested formats, then evaluate each artifact against the float model.
+
+    `run_or_checkpoint` is a run folder, a weights file in one, or a run already loaded (`spinenet_lite.runs`).
+    """
     from spinenet_lite.data.calibration import calibration_images
     from spinenet_lite.io import atomic_dir
 
     targets = plan_targets(formats, precision, raw)
     check_installed(targets)
-    source = Path(run_or_checkpoint)
+    loaded = isinstance(run_or_checkpoint, Trained)
+    source = Path(run_or_checkpoint.path if loaded else run_or_checkpoint)
     run_dir = source if source.is_dir() else source.parent
     out_dir = Path(out) if out else run_dir / EXPORT_DIR
     check_out_dir(out_dir, overwrite)
     if android is not None and not any(t.precision == "int8" and t.format == "tflite" and not t.raw for t in targets):
         raise SpineNetLiteError("--android: copies the int8 TFLite model; add --tflite --int8")
 
-    trained = load_run(run_or_checkpoint)
+    trained = run_or_checkpoint if loaded else load_run(run_or_checkpoint)
     recipe, model = trained.recipe, trained.model
     input_size = int(recipe.model.input_size)
     warn_slow_nms(recipe.export.score_threshold, targets)
@@ -133,19 +113,13 @@ def run_gate(trained: Trained, artifacts: dict[str, Path], max_drop_float: float
              threads: int = 1, progress: bool = False) -> list:
     """The parity table for the artifacts, on the recipe's validation split."""
     from spinenet_lite.data import load_dataset
-    from spinenet_lite.evaluate import keras_detect_fn
     from spinenet_lite.export.parity import parity_gate
 
-    recipe = trained.recipe
-    cfg = recipe.export
-    input_size = int(recipe.model.input_size)
-    reference = keras_detect_fn(trained.reference_model, input_size, score_threshold=cfg.score_threshold,
-                                iou_threshold=cfg.iou_threshold, max_detections=cfg.max_detections)
-    dataset = load_dataset(recipe.data, "val")
-    return parity_gate(reference, {k: str(v) for k, v in artifacts.items()}, dataset, input_size,
-                       cfg.max_ap_drop_float if max_drop_float is None else max_drop_float,
-                       cfg.max_ap_drop_int8 if max_drop_int8 is None else max_drop_int8, threads,
-                       progress=progress)
+    cfg = trained.recipe.export
+    dataset = load_dataset(trained.recipe.data, "val")
+    return parity_gate(trained.detect_fn(reference=True), {k: str(v) for k, v in artifacts.items()}, dataset,
+                       trained.input_size, cfg.max_ap_drop_float if max_drop_float is None else max_drop_float,
+                       cfg.max_ap_drop_int8 if max_drop_int8 is None else max_drop_int8, threads, progress=progress)
 
 
 def copy_to_android(artifacts: dict[str, Path], labels: Path, assets: Path) -> None:

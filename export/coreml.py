@@ -20,7 +20,6 @@ import numpy as np
 from spinenet_lite.errors import SpineNetLiteError
 
 IMAGE_INPUT = "image"
-OUTPUTS = ("confidence", "coordinates")
 MIN_TARGET = "iOS15"  # ML programs need iOS 15 / macOS 12
 
 
@@ -138,6 +137,13 @@ def convert(model, anchors: np.ndarray, class_names: tuple[str, ...], iou_thresh
     spec.description.output[0].shortDescription = "per-class confidence of each kept box"
     spec.description.output[1].shortDescription = "boxes (x, y, width, height), centre form, normalised"
     return ct.models.MLModel(spec, weights_dir=pipeline.weights_dir)
+
+
+def write(target, path: Path, model, anchors: np.ndarray, class_names, recipe, calibration=None) -> None:
+    """One artifact of this format at `path` (the signature every format module shares; see formats.py)."""
+    cfg = recipe.export
+    save(convert(model, anchors, tuple(class_names), cfg.iou_threshold, cfg.score_threshold, recipe.model.name),
+         path)
 
 
 def save(mlmodel, path: str | os.PathLike) -> Path:

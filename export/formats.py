@@ -1,4 +1,6 @@
-"""The FORMATS table: what each export format accepts, checked before any work starts."""
+"""The FORMATS table: what each export format accepts, checked before any work starts. It drives the export
+(each format's module writes its artifacts through one `write(target, path, model, anchors, class_names, recipe,
+calibration)`) and the CLI (one `--<name>` flag per format, one `--<precision>` flag per non-default precision)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +10,8 @@ from spinenet_lite.errors import SpineNetLiteError, suggest
 
 @dataclass(frozen=True)
 class Format:
-    """One export format: its file suffix, the precisions it accepts, whether --raw applies, its converter."""
+    """One export format: its file suffix, the precisions it accepts (the first is its default), whether --raw
+    applies, its module, the packages it needs, and its CLI help."""
 
     name: str
     suffix: str
@@ -16,12 +19,21 @@ class Format:
     raw: bool
     module: str  # spinenet_lite.export.<module>, imported lazily
     requires: tuple[str, ...]  # importable packages the converter needs
+    help: str
 
 
 FORMATS: dict[str, Format] = {
-    "tflite": Format("tflite", ".tflite", ("fp32", "fp16", "int8"), True, "tflite", ("tensorflow", "ai_edge_litert")),
-    "onnx": Format("onnx", ".onnx", ("fp32",), False, "onnx", ("tf2onnx", "onnxruntime")),
-    "coreml": Format("coreml", ".mlpackage", ("fp16",), False, "coreml", ("coremltools",)),
+    "tflite": Format("tflite", ".tflite", ("fp32", "fp16", "int8"), True, "tflite", ("tensorflow", "ai_edge_litert"),
+                     "Export TFLite (ends in TFLite_Detection_PostProcess, with metadata)."),
+    "onnx": Format("onnx", ".onnx", ("fp32",), False, "onnx", ("tf2onnx", "onnxruntime"),
+                   "Export ONNX (opset 17, NMS in the graph) for onnxruntime."),
+    "coreml": Format("coreml", ".mlpackage", ("fp16",), False, "coreml", ("coremltools",),
+                     "Export Core ML (mlprogram, fp16; pipeline with NMS for Vision). Runs on macOS only."),
+}
+# The precisions a flag can ask for (fp32 is every format's default where it has one), with their CLI help.
+PRECISION_FLAGS: dict[str, str] = {
+    "int8": "TFLite full-integer int8 (QAT ranges or calibration).",
+    "fp16": "TFLite with fp16 weights.",
 }
 
 

@@ -164,11 +164,16 @@ def build_metadata(meta: DetectorMetadata) -> bytes:
     return bytes(b.Output())
 
 
+def pack_model(model, schema, flatbuffers) -> bytes:
+    """Serialise a schema ModelT with the TFLite file identifier."""
+    builder = flatbuffers.Builder(1024 * 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def attach_metadata(flatbuffer: bytes, meta: DetectorMetadata) -> bytes:
     """The model with its metadata buffer under "TFLITE_METADATA" and the label file zipped onto its end."""
     from ai_edge_litert import schema_py_generated as schema
-
-    from spinenet_lite.export.tflite import pack_model
 
     model = schema.ModelT.InitFromPackedBuf(flatbuffer, 0)
     model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME]

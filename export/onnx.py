@@ -7,6 +7,8 @@ TFLite_Detection_PostProcess with regular NMS), so the formats return the same d
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
@@ -50,3 +52,9 @@ def convert(model, anchors: np.ndarray, score_threshold: float = 0.05, iou_thres
     except Exception as err:  # tf2onnx raises assorted types
         raise SpineNetLiteError(f"onnx: conversion failed ({str(err).splitlines()[0][:200]})") from err
     return proto.SerializeToString()
+
+
+def write(target, path: Path, model, anchors: np.ndarray, class_names, recipe, calibration=None) -> None:
+    """One artifact of this format at `path` (the signature every format module shares; see formats.py)."""
+    cfg = recipe.export
+    path.write_bytes(convert(model, anchors, cfg.score_threshold, cfg.iou_threshold, cfg.max_detections))

@@ -59,7 +59,7 @@ def parity_gate(reference_fn: Callable, artifacts: dict[str, str | os.PathLike |
     checked by their own module.
     """
     from spinenet_lite.evaluate import evaluate
-    from spinenet_lite.export.runtime import detect_fn_for
+    from spinenet_lite.runtimes import detect_fn_for
 
     if not dataset.samples:
         raise SpineNetLiteError("parity gate: the validation split has no images; point the recipe's data.val at images")

@@ -9,18 +9,16 @@ the TFLite Task Library expect. `raw=True` keeps the raw (box_encodings, class_l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
+from spinenet_lite.export.metadata import DetectorMetadata, attach_metadata, pack_model
+from spinenet_lite.runtimes.tflite import check_int8_ranges
 
 PRECISIONS = ("fp32", "fp16", "int8")
-# XNNPACK's int8 kernels take a requantization scale (input scale x weight scale / output scale for a convolution,
-# the like for MUL and ADD) below 256. An activation that was constant on every calibration image (a dead ReLU
-# channel) gets the converter's minimal range, scale 2e-6 / 255 = 7.8e-9, and the op writing it a scale of ~3000;
-# the ai-edge-litert delegate then aborts the whole process ("double free") instead of failing cleanly.
-MAX_REQUANTIZATION_SCALE = 256.0
 DETECTION_OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
 RAW_OUTPUTS = ("box_encodings", "class_logits")
 
@@ -124,6 +122,26 @@ def saved_model_converter(fn, folder: str):
     return tf.lite.TFLiteConverter.from_saved_model(folder)
 
 
+def configure_converter(converter, precision: str, calibration: Callable[[], Iterable[np.ndarray]] | None = None,
+                        input_type: str = "uint8", output_type: str = "float32") -> None:
+    """The TFLiteConverter settings of a precision: fp32 as is, fp16 weights, or int8 with integer input
+    `input_type` and `output_type` outputs, calibrated on `calibration()` batches (None: a QAT model's own ranges)."""
+    from spinenet_lite.keras import tf
+
+    if precision == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if calibration is not None:
+            converter.representative_dataset = lambda: ([np.asarray(b, np.float32)] for b in calibration())
+            # INT8-only ops: without a representative dataset TF 2.21 refuses them before it looks at the
+            # graph, so a QAT model (full integer through its fake-quant ranges) keeps the default op set.
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.as_dtype(input_type)
+        converter.inference_output_type = tf.as_dtype(output_type)
+
+
 def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = False,
             calibration: Callable[[], Iterable[np.ndarray]] | None = None,
             options: PostProcessOptions = PostProcessOptions()) -> bytes:
@@ -134,7 +152,6 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
     """
     import tempfile
 
-    from spinenet_lite.keras import tf
     from spinenet_lite.quiet import quiet_stderr
 
     if precision not in PRECISIONS:
@@ -146,18 +163,7 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
     with tempfile.TemporaryDirectory(prefix="spinenet-lite-tflite-") as folder:
         converter = saved_model_converter(fn, folder)
         converter.allow_custom_ops = not raw
-        if precision == "fp16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif precision == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            if calibration is not None:
-                converter.representative_dataset = lambda: ([np.asarray(b, np.float32)] for b in calibration())
-                # INT8-only ops: without a representative dataset TF 2.21 refuses them before it looks at the
-                # graph, so a QAT model (full integer through its fake-quant ranges) keeps the default op set.
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.uint8
-            converter.inference_output_type = tf.float32
+        configure_converter(converter, precision, calibration)
         try:
             with quiet_stderr():  # the quantizer prints its settings; real converter errors still show
                 flatbuffer = converter.convert()
@@ -170,57 +176,19 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
     return order_outputs(flatbuffer, names)
 
 
-def check_int8_ranges(flatbuffer: bytes, where: str) -> None:
-    """Raise, naming the tensor, when an int8 op's requantization scale is out of XNNPACK's range.
+def write(target, path: Path, model, anchors: np.ndarray, class_names, recipe, calibration=None) -> None:
+    """One artifact of this format at `path` (the signature every format module shares; see formats.py).
 
-    Called before any interpreter sees the model, because the runtime's failure is a process abort, not an error.
+    A detection model carries TFLite metadata (labels, input normalisation) for MediaPipe and the Task Library.
     """
-    for op, name, scale in requantization_scales(flatbuffer):
-        if scale >= MAX_REQUANTIZATION_SCALE:
-            raise SpineNetLiteError(
-                f"{where}: int8 {op} writing '{name.split(';')[0]}' has a requantization scale of {scale:.0f} "
-                f"(XNNPACK takes < {MAX_REQUANTIZATION_SCALE:.0f}): its output was constant on every calibration "
-                "image, e.g. a dead ReLU channel, and XNNPACK would crash on it; export --fp16, or retrain / "
-                "calibrate so that it varies")
-
-
-_PRODUCT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MUL")  # scale = in0 x in1 / out
-_SUM_OPS = ("ADD", "SUB")  # scale = each input / out
-
-
-def requantization_scales(flatbuffer: bytes) -> list[tuple[str, str, float]]:
-    """(op, output tensor name, largest requantization scale) of every quantized product / sum op.
-
-    [] when `flatbuffer` is not a model: the interpreter that loads it reports that, naming the file.
-    """
-    from ai_edge_litert import schema_py_generated as schema
-
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    found = []
-    try:
-        model = schema.Model.GetRootAs(flatbuffer, 0)
-        subgraph = model.Subgraphs(0)
-        codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
-
-        def scale(index: int, pick) -> float | None:
-            quant = subgraph.Tensors(index).Quantization() if index >= 0 else None
-            return float(pick(quant.ScaleAsNumpy())) if quant is not None and quant.ScaleLength() else None
-
-        for i in range(subgraph.OperatorsLength()):
-            op = subgraph.Operators(i)
-            code = codes[op.OpcodeIndex()]
-            name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "")
-            if name not in _PRODUCT_OPS + _SUM_OPS or op.InputsLength() < 2:
-                continue
-            out = scale(op.Outputs(0), min)
-            ins = [scale(op.Inputs(k), max) for k in range(2)]
-            if out is None or None in ins:
-                continue
-            value = ins[0] * ins[1] / out if name in _PRODUCT_OPS else max(ins) / out
-            found.append((name, subgraph.Tensors(op.Outputs(0)).Name().decode(), value))
-    except Exception:
-        return []
-    return found
+    cfg = recipe.export
+    options = PostProcessOptions(cfg.max_detections, cfg.score_threshold, cfg.iou_threshold)
+    data = convert(model, anchors, target.precision, raw=target.raw,
+                   calibration=calibration if target.precision == "int8" else None, options=options)
+    if not target.raw:
+        meta = DetectorMetadata(recipe.model.name, tuple(class_names), int(recipe.model.input_size))
+        data = attach_metadata(data, meta)
+    path.write_bytes(data)
 
 
 def is_quantization_aware(model) -> bool:
@@ -250,13 +218,6 @@ def order_outputs(flatbuffer: bytes, names: tuple[str, ...]) -> bytes:
         key = out.name.decode() if isinstance(out.name, bytes) else out.name
         out.name = names[int(key.split("_")[-1])].encode()
     return pack_model(model, schema, flatbuffers)
-
-
-def pack_model(model, schema, flatbuffers) -> bytes:
-    """Serialise a schema ModelT with the TFLite file identifier."""
-    builder = flatbuffers.Builder(1024 * 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
 
 
 def tensor_names(flatbuffer: bytes) -> tuple[list[str], list[str]]:

@@ -18,11 +18,12 @@ from spinenet_lite.errors import SpineNetLiteError, suggest
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which registered model to build and how."""
+    """Which registered model to build and how. A setting left unset (None) is the registry's value for the
+    model (`model_info(name).defaults`: swish for the mobile family, relu for the full-size one)."""
 
     name: str = "spinenet49xs"
     input_size: int = 384
-    activation: str = "swish"
+    activation: str | None = None
     # e.g. relu6: used instead of `activation` on the expanded tensors of the level 1-2 MBConv blocks (mobile
     # models); None: `activation` everywhere, as the paper. Measured in docs/ablations.md.
     early_activation: str | None = None

@@ -10,13 +10,14 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.io import atomic_write_bytes, atomic_write_text
-from spinenet_lite.runs import CLASSES_FILE, read_classes_file
+from spinenet_lite.runs import CLASSES_FILE, Trained, read_classes_file
+from spinenet_lite.runtimes import DetectFn
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DETECTIONS_FILE = "detections.json"
@@ -26,7 +27,7 @@ DETECTIONS_FILE = "detections.json"
 class Detector:
     """What predict needs from any runtime: the detect function, its square input size and class names."""
 
-    detect_fn: Callable[[np.ndarray], list]
+    detect_fn: DetectFn
     input_size: int
     class_names: tuple
     source: str
@@ -54,38 +55,22 @@ def load_detector(model: str | Path, conf: float = 0.25, classes: str | Path | N
     if path.suffix == ".tflite":
         if not path.is_file():
             raise SpineNetLiteError(f"{path}: no such .tflite file; export one with `spinenet-lite export`")
-        detect_fn, input_size = _tflite_detector(path)
-        names = read_classes_file(classes) if classes else _classes_near(path)
-        return Detector(detect_fn, input_size, names or (), str(path))
+        from spinenet_lite.runtimes.tflite import tflite_detect_fn
 
-    from spinenet_lite.evaluate import keras_detect_fn
+        detect_fn = tflite_detect_fn(path)
+        names = read_classes_file(classes) if classes else _classes_near(path)
+        return Detector(detect_fn, detect_fn.input_size, names or (), str(path))
+
     from spinenet_lite.runs import load_trained
 
     trained = load_trained(path)
-    size = int(trained.recipe.model.input_size)
-    export = trained.recipe.export
-    detect_fn = keras_detect_fn(trained.model, size, score_threshold=conf, iou_threshold=export.iou_threshold,
-                                max_detections=export.max_detections)
-    names = read_classes_file(classes) if classes else tuple(trained.class_names)
-    return Detector(detect_fn, size, names, str(trained.path))
+    return trained_detector(trained, conf, read_classes_file(classes) if classes else None)
 
 
-def _tflite_detector(path: Path) -> tuple[Callable, int]:
-    """(detect_fn, input size) of a `.tflite`, through the export package's runtime wrapper."""
-    try:
-        from spinenet_lite.export.runtime import tflite_detect_fn
-    except ImportError:
-        raise SpineNetLiteError(
-            f"{path}: TFLite runtime support (spinenet_lite.export.runtime) is not installed in this build; "
-            "predict with the run folder instead"
-        ) from None
-    detect_fn = tflite_detect_fn(str(path))
-    size = getattr(detect_fn, "input_size", None)
-    if size is None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        size = int(Interpreter(model_path=str(path)).get_input_details()[0]["shape"][1])
-    return detect_fn, int(size)
+def trained_detector(trained: Trained, conf: float = 0.25, class_names: tuple | None = None) -> Detector:
+    """A Detector for a run already loaded: its Keras model with the recipe's NMS settings at score `conf`."""
+    names = class_names if class_names is not None else tuple(trained.class_names)
+    return Detector(trained.detect_fn(score_threshold=conf), trained.input_size, names, str(trained.path))
 
 
 def find_images(inputs: Sequence[str | Path]) -> list[Path]:

@@ -1,15 +1,12 @@
 """The README's first command as a Python API: train the quickstart recipe on the embedded dataset, evaluate
-the best checkpoint, draw predictions, and summarise. `run_quickstart` is what `spinenet-lite quickstart` calls.
-
-Later steps (int8 export, parity table, benchmark) plug in through `EXTRA_STEPS`: each is a function
-`step(result: QuickstartResult) -> list[str]` whose lines are appended to the summary.
+the best checkpoint, draw predictions, export int8 with its parity table, and summarise. `run_quickstart` is what
+`spinenet-lite quickstart` calls. The best model is loaded once and handed from step to step.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from spinenet_lite import runs
 
@@ -19,7 +16,7 @@ DEFAULT_OUT = Path("runs/quickstart")
 
 @dataclass
 class QuickstartResult:
-    """Everything the quickstart produced; extra steps add their files and lines."""
+    """Everything the quickstart produced; the export step adds its lines."""
 
     run_dir: Path
     recipe: object  # config.Recipe
@@ -31,6 +28,7 @@ class QuickstartResult:
     predictions: Path | None = None
     lines: list[str] = field(default_factory=list)
     progress: bool = True
+    trained: runs.Trained | None = None  # the best weights, loaded once (None: export loads them from run_dir)
 
 
 def export_int8(qs: QuickstartResult) -> list[str]:
@@ -42,7 +40,7 @@ def export_int8(qs: QuickstartResult) -> list[str]:
     from spinenet_lite.export.api import export
     from spinenet_lite.export.parity import format_table
 
-    result = export(qs.run_dir, ["tflite"], precision="int8", overwrite=True)
+    result = export(qs.trained or qs.run_dir, ["tflite"], precision="int8", overwrite=True)
     lines = ["  export      int8 TFLite + metadata, post-training quantization",
              f"    model         {result.artifacts['tflite-int8']}", "  parity (validation split)",
              *(f"    {line}" for line in format_table(result.rows).splitlines())]
@@ -62,10 +60,6 @@ def export_int8(qs: QuickstartResult) -> list[str]:
                     *(f"    {line}" for line in format_table(result.rows).splitlines())]
 
 
-# Steps run after training + evaluation, in order: int8 export + parity gate.
-EXTRA_STEPS: list[Callable[[QuickstartResult], list[str]]] = [export_int8]
-
-
 def run_quickstart(
     out: str | Path = DEFAULT_OUT, overrides: tuple[str, ...] = (), progress: bool = True,
     resume: bool = False, extra_steps: bool = True,
@@ -74,6 +68,7 @@ def run_quickstart(
     import shutil
 
     from spinenet_lite.config import load_recipe
+    from spinenet_lite.evaluate import evaluate
     from spinenet_lite.train.trainer import train
 
     start = time.perf_counter()
@@ -82,20 +77,19 @@ def run_quickstart(
     if out.exists() and not resume:
         shutil.rmtree(out)
     result = train(None if resume else recipe, out, resume=resume, progress=progress)
-    trained, metrics, val = _evaluate_best(out, progress)
+    trained = runs.load_trained(out)
+    val = _split(trained.recipe, "val")
+    metrics = evaluate(trained.detect_fn(), val, trained.input_size, batch_size=8, progress=progress)
     qs = QuickstartResult(
         run_dir=out, recipe=trained.recipe, train=result, metrics=metrics,
         num_train=len(_split(trained.recipe, "train").samples), num_val=len(val.samples),
-        seconds=time.perf_counter() - start, progress=progress,
+        seconds=time.perf_counter() - start, progress=progress, trained=trained,
     )
-    qs.predictions = _draw_predictions(out, val)
+    qs.predictions = _draw_predictions(trained, val)
     if extra_steps:
-        for step in EXTRA_STEPS:
-            qs.lines.extend(step(qs))
+        qs.lines.extend(export_int8(qs))
     qs.seconds = time.perf_counter() - start
     return qs
-
-
 
 
 def _split(recipe, split: str):
@@ -104,31 +98,16 @@ def _split(recipe, split: str):
     return load_dataset(recipe.data, split)
 
 
-def _evaluate_best(run_dir: Path, progress: bool):
-    from spinenet_lite.evaluate import evaluate, keras_detect_fn
-    from spinenet_lite.runs import load_trained
-
-    trained = load_trained(run_dir)
-    val = _split(trained.recipe, "val")
-    size, export = trained.recipe.model.input_size, trained.recipe.export
-    detect = keras_detect_fn(trained.model, size, score_threshold=export.score_threshold,
-                             iou_threshold=export.iou_threshold, max_detections=export.max_detections)
-    return trained, evaluate(detect, val, size, batch_size=8, progress=progress), val
-
-
-def _draw_predictions(run_dir: Path, val, count: int = 8) -> Path | None:
-    """Annotated validation images and a mosaic of them in `run/predictions/` (needs spinenet_lite.predict)."""
-    try:
-        from spinenet_lite.predict import predict
-        from spinenet_lite.visualize import mosaic
-    except ImportError:
-        return None
+def _draw_predictions(trained: runs.Trained, val, count: int = 8, conf: float = 0.3) -> Path:
+    """Annotated validation images and a mosaic of them in `run/predictions/`."""
     from PIL import Image
 
     from spinenet_lite.io import atomic_write_bytes
+    from spinenet_lite.predict import predict, trained_detector
+    from spinenet_lite.visualize import mosaic
 
-    folder = run_dir / runs.PREDICTIONS_DIR
-    doc = predict(run_dir, [s.path for s in val.samples[:count]], out_dir=folder, conf=0.3)
+    folder = trained.run_dir / runs.PREDICTIONS_DIR
+    doc = predict(trained_detector(trained, conf), [s.path for s in val.samples[:count]], out_dir=folder, conf=conf)
     pictures = [Image.open(item["output"]) for item in doc["images"] if "output" in item]
     if not pictures:
         return folder
@@ -148,7 +127,7 @@ def summary(qs: QuickstartResult) -> str:
         "spinenet-lite quickstart",
         f"  dataset     embedded synthetic shapes: {qs.num_train} train / {qs.num_val} val images, "
         f"classes: {', '.join(_classes(qs.run_dir))}",
-        f"  model       {r.model.name} at {r.model.input_size} px, {r.model.activation}",
+        f"  model       {r.model.name} at {r.model.input_size} px, {_activation(r)}",
         f"  training    {qs.train.epochs_done} epochs ({qs.train.steps_done} steps, batch {r.train.batch_size}) in "
         f"{qs.train.seconds / 60:.1f} min" + ("  [stopped by time budget]" if qs.train.stopped_early else ""),
         f"  val mAP     AP {m['AP']:.1f}   AP50 {m['AP50']:.1f}   AP75 {m['AP75']:.1f}   (best.weights.h5)",
@@ -165,6 +144,13 @@ def summary(qs: QuickstartResult) -> str:
     ]
     lines += qs.lines
     return "\n".join(lines)
+
+
+def _activation(recipe) -> str:
+    """The recipe's activation, or the registry's for the model when the recipe leaves it unset."""
+    from spinenet_lite.models.registry import model_info
+
+    return recipe.model.activation or model_info(recipe.model.name).defaults["activation"]
 
 
 def _classes(run_dir: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""Plain-text tables for metrics: one printer shared by eval, train, export and benchmark.
+"""Plain-text tables of COCO metrics (the headline AP columns and per-class AP), as `spinenet-lite eval` prints them.
 
 Metric values are AP points 0..100, as the paper reports them; -1 is COCO's "no ground truth in this range"
 and prints as "n/a". Pure Python, no TensorFlow, so CLI modules may import it at top level.

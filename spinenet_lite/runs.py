@@ -63,15 +63,22 @@ class Trained:
     def run_dir(self) -> Path:
         return Path(self.path).parent
 
+    def detect_fn(self, score_threshold: float | None = None, reference: bool = False):
+        """The Keras detect function of the model (or of `reference_model`) with the recipe's export thresholds."""
+        from spinenet_lite.runtimes.keras import recipe_detect_fn
+
+        return recipe_detect_fn(self.reference_model if reference else self.model, self.recipe, score_threshold)
+
 
 def build_model(recipe: Recipe, num_classes: int, **extra):
-    """The detector a recipe names: `create_model(name, num_classes, input_size, activation, **overrides)`."""
+    """The detector a recipe names: `create_model(name, num_classes, input_size, **overrides)`, where the recipe's
+    model settings left unset (None) are the registry's defaults for that model."""
     from spinenet_lite.models.registry import create_model
 
     overrides = dict(recipe.model.overrides)
-    overrides.setdefault("activation", recipe.model.activation)
-    if recipe.model.early_activation:
-        overrides.setdefault("early_activation", recipe.model.early_activation)
+    for key in ("activation", "early_activation"):
+        if getattr(recipe.model, key) is not None:
+            overrides.setdefault(key, getattr(recipe.model, key))
     overrides.update(extra)
     return create_model(recipe.model.name, num_classes=num_classes, input_size=recipe.model.input_size, **overrides)
 

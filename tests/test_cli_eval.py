@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from spinenet_lite.evaluate import detections_to_coco, score_coco
+from spinenet_lite.metrics import detections_to_coco, score_coco
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -61,7 +61,7 @@ def test_model_mode_and_gt_dets_mode_agree(tmp_path):
     from spinenet_lite.config import Recipe, save_recipe
     from spinenet_lite.data import load_dataset
     from spinenet_lite.data.synthetic import CLASS_NAMES
-    from spinenet_lite.evaluate import dataset_to_coco
+    from spinenet_lite.metrics import dataset_to_coco
     from spinenet_lite.runs import build_model, save_weights_atomic, write_classes
 
     base = Recipe()

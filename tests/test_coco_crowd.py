@@ -53,7 +53,7 @@ def test_metrics_equal_pycocotools_on_the_file(coco_file):
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    from spinenet_lite.evaluate import coco_metrics
+    from spinenet_lite.metrics import coco_metrics
 
     ds = read_coco(coco_file)
     label = {3: 0, 9: 1}

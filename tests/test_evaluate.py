@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spinenet_lite.errors import SpineNetLiteError
-from spinenet_lite.evaluate import coco_metrics_from_files, detections_to_coco, score_coco
+from spinenet_lite.metrics import coco_metrics_from_files, detections_to_coco, score_coco
 from spinenet_lite.report import format_metrics_table, format_per_class, metrics_row
 
 def test_matches_hand_computed_ap(hand_case):
@@ -110,7 +110,7 @@ def _dataset():
 
 
 def test_coco_metrics_on_a_dataset_matches_hand_and_coco_files(hand_case):
-    from spinenet_lite.evaluate import coco_metrics, dataset_to_coco
+    from spinenet_lite.metrics import coco_metrics, dataset_to_coco
 
     ds = _dataset()
     gt = dataset_to_coco(ds)

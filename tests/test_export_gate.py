@@ -186,7 +186,7 @@ def test_failed_conversion_leaves_nothing(run_dir, tmp_path, capsys, monkeypatch
     def fail(*args, **kwargs):
         raise SpineNetLiteError("onnx: conversion failed (simulated)")
 
-    monkeypatch.setattr(api, "convert_target", fail)
+    monkeypatch.setattr(api, "write_target", fail)
     code, err = cli([run_dir, "--onnx", "--out", tmp_path / "out", "--no-gate"], capsys)
     assert_one_line(code, err, "simulated")
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

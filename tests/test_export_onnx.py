@@ -7,7 +7,8 @@ import onnx as onnx_lib
 
 from spinenet_lite.anchors import generate_anchors
 from spinenet_lite.export import onnx
-from spinenet_lite.export.runtime import ONNXRunner, onnx_detect_fn, tflite_detect_fn
+from spinenet_lite.runtimes.onnx import ONNXRunner, onnx_detect_fn
+from spinenet_lite.runtimes.tflite import tflite_detect_fn
 
 
 def test_onnx_graph_has_opset_17_and_nms(export_kit, tmp_path):

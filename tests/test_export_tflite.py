@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from spinenet_lite.export import metadata, tflite
-from spinenet_lite.export.runtime import TFLiteRunner, tflite_detect_fn
+from spinenet_lite.runtimes import tflite as tflite_runtime
+from spinenet_lite.runtimes.tflite import TFLiteRunner, tflite_detect_fn
 from spinenet_lite.targets import pairwise_iou
 
 MEDIAPIPE_PYTHON = Path(os.environ.get("SPINENET_MEDIAPIPE_PYTHON",
@@ -90,7 +91,7 @@ def test_detection_op_layout_and_metadata(export_kit, int8_with_metadata):
 
 def test_fp32_detections_match_keras_postprocess(export_kit, model, folder):
     """The fused op on the fp32 model returns the boxes the project's own post-processing finds from Keras."""
-    from spinenet_lite.export.runtime import raw_postprocess_fn
+    from spinenet_lite.runtimes.keras import raw_postprocess_fn
 
     batch = export_kit.images(2)
     decode = raw_postprocess_fn(export_kit.size, score_threshold=0.3, max_detections=10)
@@ -215,13 +216,13 @@ def test_an_int8_model_with_a_dead_activation_is_refused_in_one_line_before_xnnp
     path = tmp_path / "dead.tflite"
     path.write_bytes(converter.convert())
 
-    scales = {name: scale for _, name, scale in tflite.requantization_scales(path.read_bytes())}
-    assert max(scales.values()) >= tflite.MAX_REQUANTIZATION_SCALE
+    scales = {name: scale for _, name, scale in tflite_runtime.requantization_scales(path.read_bytes())}
+    assert max(scales.values()) >= tflite_runtime.MAX_REQUANTIZATION_SCALE
     with pytest.raises(SpineNetLiteError, match=r"dead\.tflite: int8 CONV_2D writing '.*dead_relu6.*' has a requant"):
         TFLiteRunner(path)
 
 
 def test_real_int8_exports_pass_the_range_check(export_kit, folder):
     for kind in ("tflite-int8-raw", "tflite-int8"):
-        scales = tflite.requantization_scales(export_kit.artifact_file(kind, folder).read_bytes())
-        assert len(scales) > 100 and max(s for _, _, s in scales) < tflite.MAX_REQUANTIZATION_SCALE
+        scales = tflite_runtime.requantization_scales(export_kit.artifact_file(kind, folder).read_bytes())
+        assert len(scales) > 100 and max(s for _, _, s in scales) < tflite_runtime.MAX_REQUANTIZATION_SCALE

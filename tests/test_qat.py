@@ -131,7 +131,7 @@ def test_qat_int8_export_agrees_with_qat_keras(qat_run, bccd_root, cosine, tmp_p
     """The QAT export gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
     from spinenet_lite.anchors import generate_anchors
     from spinenet_lite.export import tflite
-    from spinenet_lite.export.runtime import TFLiteRunner
+    from spinenet_lite.runtimes.tflite import TFLiteRunner
     from spinenet_lite.runs import load_qat
 
     model = load_qat(qat_run.run_dir).model

@@ -28,7 +28,7 @@ def test_quickstart_falls_back_to_qat_when_the_ptq_export_fails_its_gate(bccd_fl
     assert sum("FAIL" in line for line in lines) == 2  # the PTQ table and the QAT table
     assert any(line.strip().startswith("QAT ") for line in lines)
     assert (run / "qat" / "qat.weights.h5").is_file()
-    from spinenet_lite.export.runtime import TFLiteRunner
+    from spinenet_lite.runtimes.tflite import TFLiteRunner
 
     # the export folder now holds the QAT model: PTQ's graph has one QUANTIZE (the input); QAT's runs the input
     # normalisation in float and quantizes after it too

@@ -80,10 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())

@@ -45,12 +45,13 @@ def eval_cmd(run_or_checkpoint, gt_path, dets_path, data, data_format, split, ba
             raise SpineNetLiteError("--gt and --dets: pass both (COCO ground truth and COCO results files)")
         if run_or_checkpoint or data or save_dets:
             raise SpineNetLiteError("--gt/--dets: score a results file alone; drop RUN_OR_CHECKPOINT/--data")
-        from spinenet_lite.evaluate import coco_metrics_from_files
+        from spinenet_lite.metrics import coco_metrics_from_files
 
         metrics = coco_metrics_from_files(gt_path, dets_path, verbose=verbose)
         name = dets_path
     elif run_or_checkpoint:
-        from spinenet_lite.evaluate import detections_to_coco, evaluate_run
+        from spinenet_lite.evaluate import evaluate_run
+        from spinenet_lite.metrics import detections_to_coco
 
         metrics = evaluate_run(run_or_checkpoint, data=data, data_format=data_format, split=split,
                                batch_size=batch_size)

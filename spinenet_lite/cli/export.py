@@ -1,17 +1,24 @@
-"""`spinenet-lite export`: a thin layer over spinenet_lite.export.api.export."""
+"""`spinenet-lite export`: a thin layer over spinenet_lite.export.api.export; its format and precision flags
+come from the FORMATS table."""
 from __future__ import annotations
 
 import click
 
+from spinenet_lite.export.formats import FORMATS, PRECISION_FLAGS
+
+
+def format_options(command):
+    """One `--<format>` flag per FORMATS row and one `--<precision>` flag per PRECISION_FLAGS entry."""
+    for name, precision_help in reversed(PRECISION_FLAGS.items()):
+        command = click.option(f"--{name}", "precision", flag_value=name, help=precision_help)(command)
+    for name, fmt in reversed(FORMATS.items()):
+        command = click.option(f"--{name}", name, is_flag=True, help=fmt.help)(command)
+    return command
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("run_or_checkpoint", type=click.Path())
-@click.option("--tflite", "tflite", is_flag=True, help="Export TFLite (ends in TFLite_Detection_PostProcess, with metadata).")
-@click.option("--onnx", "onnx", is_flag=True, help="Export ONNX (opset 17, NMS in the graph) for onnxruntime.")
-@click.option("--coreml", "coreml", is_flag=True,
-              help="Export Core ML (mlprogram, fp16; pipeline with NMS for Vision). Runs on macOS only.")
-@click.option("--int8", "precision", flag_value="int8", help="TFLite full-integer int8 (QAT ranges or calibration).")
-@click.option("--fp16", "precision", flag_value="fp16", help="TFLite with fp16 weights.")
+@format_options
 @click.option("--raw", is_flag=True, help="TFLite with raw box/class tensors, no post-processing op.")
 @click.option("--out", type=click.Path(), default=None, help="Output folder (default: RUN/export).")
 @click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists.")
@@ -20,15 +27,15 @@ import click
 @click.option("--max-drop-float", type=float, default=None, help="Allowed AP drop (points) for fp32/fp16/ONNX.")
 @click.option("--max-drop-int8", type=float, default=None, help="Allowed AP drop (points) for int8.")
 @click.option("--threads", type=int, default=1, show_default=True, help="Threads for the runtimes in the gate.")
-def export(run_or_checkpoint: str, tflite: bool, onnx: bool, coreml: bool, precision: str | None, raw: bool,
-           out: str | None, overwrite: bool, android: str | None, no_gate: bool, max_drop_float: float | None,
-           max_drop_int8: float | None, threads: int) -> None:
+def export(run_or_checkpoint: str, precision: str | None, raw: bool, out: str | None, overwrite: bool,
+           android: str | None, no_gate: bool, max_drop_float: float | None, max_drop_int8: float | None,
+           threads: int, **chosen: bool) -> None:
     """Export RUN_OR_CHECKPOINT to TFLite / ONNX / Core ML, then check every artifact against the float model."""
     from spinenet_lite.export.api import export as run_export
     from spinenet_lite.export.formats import check_installed, plan_targets
     from spinenet_lite.export.parity import check, format_table
 
-    formats = [name for name, on in (("tflite", tflite), ("onnx", onnx), ("coreml", coreml)) if on]
+    formats = [name for name in FORMATS if chosen.get(name)]
     check_installed(plan_targets(formats, precision, raw))  # refuse bad combinations before TensorFlow loads
     result = run_export(run_or_checkpoint, formats, out=out, precision=precision, raw=raw, overwrite=overwrite,
                         android=android, gate=not no_gate, threads=threads, max_drop_float=max_drop_float,

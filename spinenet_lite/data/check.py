@@ -12,7 +12,6 @@ from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.preprocess import load_image
 
 DEFAULT_SPLIT = {"voc": "all", "yolo": "train", "synthetic": "train", "coco": ""}
-SKIPPING_KINDS = ("missing_image", "corrupt_image", "path_escapes_root", "empty_annotation", "duplicate_image")
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,6 @@ class StochasticDepth(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
-def check_activation(name: str) -> str:
-    """Return `name` if it is a supported activation, else raise ValueError naming the choices."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation {name!r}: use one of {ACTIVATIONS}")
-    return name
-
-
 def activation(x, name: str, prefix: str):
     """Apply an activation with stock layers. hard_swish = x * clip(x/6 + 1/2, 0, 1), no Lambda needed."""
     if name == "swish":

@@ -6,13 +6,11 @@ the full-size family carries a `-full` suffix (`spinenet49-full`, ...), so the t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from spinenet_lite.errors import SpineNetLiteError, suggest
 from spinenet_lite.models.reference_counts import MODEL_GARDEN, PAPER
 from spinenet_lite.models.specs import CHANNEL_ROUNDING, FULL_SCALING, MOBILE_SCALING
-
-FAMILIES = ("mobile", "full")
 
 # Overrides each family accepts, with their defaults.
 MOBILE_DEFAULTS: dict[str, Any] = {
@@ -49,25 +47,39 @@ class ModelInfo:
     paper: dict | None  # {"input", "params_m", "macs_b", "num_classes", "source"}
     reference: dict | None  # the Model Garden count of the same model, when one exists
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The overrides the model accepts, with the values it is built with when a caller leaves them unset."""
+        return dict(FAMILIES[self.family].defaults)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its variants (name -> scaling), the overrides it accepts with their defaults, where its
+    published counts come from, and the function that builds its feature pyramid."""
+
+    name: str
+    scaling: dict
+    defaults: dict[str, Any]
+    paper_source: str
+    features: Callable[[Any, dict], tuple[Callable, int, bool]]  # (scaling, cfg) -> (features fn, head filters, separable)
+    check: Callable[[dict], None] = lambda cfg: None  # family-only validation of the resolved overrides
+
 
 def list_models(family: str | None = None) -> list[str]:
     """Registered model names, mobile first; `family` is "mobile", "full" or None for all."""
     if family is not None and family not in FAMILIES:
-        raise SpineNetLiteError(f"family {family!r}: use one of {FAMILIES}{suggest(family, FAMILIES)}")
-    names = []
-    if family in (None, "mobile"):
-        names += list(MOBILE_SCALING)
-    if family in (None, "full"):
-        names += list(FULL_SCALING)
-    return names
+        raise SpineNetLiteError(f"family {family!r}: use one of {tuple(FAMILIES)}{suggest(family, FAMILIES)}")
+    return [name for fam in FAMILIES.values() if family in (None, fam.name) for name in fam.scaling]
 
 
-def _check_name(name: str) -> str:
-    if name not in MOBILE_SCALING and name not in FULL_SCALING:
-        raise SpineNetLiteError(
-            f"model {name!r} is not registered{suggest(name, list_models())}; choose from {', '.join(list_models())}"
-        )
-    return name
+def _family_of(name: str) -> Family:
+    for family in FAMILIES.values():
+        if name in family.scaling:
+            return family
+    raise SpineNetLiteError(
+        f"model {name!r} is not registered{suggest(name, list_models())}; choose from {', '.join(list_models())}"
+    )
 
 
 def _count(table: dict, name: str, source: str) -> dict | None:
@@ -79,16 +91,15 @@ def _count(table: dict, name: str, source: str) -> dict | None:
 
 def model_info(name: str) -> ModelInfo:
     """Family, default (paper) input size and the published counts of a registered model."""
-    _check_name(name)
-    family = "mobile" if name in MOBILE_SCALING else "full"
-    size = MOBILE_SCALING[name].input_size if family == "mobile" else FULL_SCALING[name].input_size
-    paper = _count(PAPER, name, "SpineNet paper, Table 9" if family == "mobile" else "SpineNet paper, Table 2")
-    return ModelInfo(name, family, size, paper, _count(MODEL_GARDEN, name, "TF Model Garden build"))
+    family = _family_of(name)
+    return ModelInfo(name, family.name, family.scaling[name].input_size, _count(PAPER, name, family.paper_source),
+                     _count(MODEL_GARDEN, name, "TF Model Garden build"))
 
 
 def _resolve(name: str, input_size: int | None, overrides: dict) -> tuple[ModelInfo, dict]:
     info = model_info(name)
-    defaults = MOBILE_DEFAULTS if info.family == "mobile" else FULL_DEFAULTS
+    family = FAMILIES[info.family]
+    defaults = family.defaults
     for key in overrides:
         if key not in defaults:
             raise SpineNetLiteError(
@@ -111,41 +122,42 @@ def _resolve(name: str, input_size: int | None, overrides: dict) -> tuple[ModelI
         raise SpineNetLiteError(f"stochastic_depth {cfg['stochastic_depth']}: use a rate in [0, 1), 0 disables")
     if cfg.get("channel_rounding") not in (None, *CHANNEL_ROUNDING):
         raise SpineNetLiteError(f"channel_rounding {cfg['channel_rounding']!r}: use one of {CHANNEL_ROUNDING}")
-    if info.family == "mobile":
-        from spinenet_lite.models.spinenet_mobile import RESAMPLE_ORDERS
-
-        if cfg["resample_order"] not in RESAMPLE_ORDERS:
-            raise SpineNetLiteError(f"resample_order {cfg['resample_order']!r}: use one of {RESAMPLE_ORDERS}")
+    family.check(cfg)
     cfg["input_size"] = size
     return info, cfg
 
 
-def _features_fn(info: ModelInfo, cfg: dict):
-    """A function tensor -> {"P3".."P7"} for the resolved configuration."""
-    if info.family == "mobile":
-        from spinenet_lite.models.spinenet_mobile import mobile_features
+def _check_mobile(cfg: dict) -> None:
+    from spinenet_lite.models.spinenet_mobile import RESAMPLE_ORDERS
 
-        scaling = MOBILE_SCALING[info.name]
+    if cfg["resample_order"] not in RESAMPLE_ORDERS:
+        raise SpineNetLiteError(f"resample_order {cfg['resample_order']!r}: use one of {RESAMPLE_ORDERS}")
 
-        def fn(x):
-            return mobile_features(
-                x,
-                filter_scale=cfg["filter_scale"] or scaling.filter_scale,
-                endpoint_filters=cfg["head_filters"] or scaling.head_filters,
-                activation=cfg["activation"],
-                early_activation=cfg["early_activation"],
-                early_max_level=int(cfg["early_max_level"]),
-                stochastic_depth=float(cfg["stochastic_depth"]),
-                channel_rounding=cfg["channel_rounding"] or scaling.channel_rounding,
-                block_repeats=int(cfg["block_repeats"]),
-                resample_order=cfg["resample_order"],
-            )
 
-        return fn, (cfg["head_filters"] or scaling.head_filters), True
+def _mobile_features(scaling, cfg: dict):
+    """SpineNet-Mobile (MBConv blocks, separable head): the features function, head width, separable head."""
+    from spinenet_lite.models.spinenet_mobile import mobile_features
 
+    def fn(x):
+        return mobile_features(
+            x,
+            filter_scale=cfg["filter_scale"] or scaling.filter_scale,
+            endpoint_filters=cfg["head_filters"] or scaling.head_filters,
+            activation=cfg["activation"],
+            early_activation=cfg["early_activation"],
+            early_max_level=int(cfg["early_max_level"]),
+            stochastic_depth=float(cfg["stochastic_depth"]),
+            channel_rounding=cfg["channel_rounding"] or scaling.channel_rounding,
+            block_repeats=int(cfg["block_repeats"]),
+            resample_order=cfg["resample_order"],
+        )
+
+    return fn, (cfg["head_filters"] or scaling.head_filters), True
+
+
+def _full_features(scaling, cfg: dict):
+    """Full-size SpineNet (residual / bottleneck blocks, plain head): features function, head width, separable."""
     from spinenet_lite.models.spinenet_full import full_features
-
-    scaling = FULL_SCALING[info.name]
 
     def fn(x):
         return full_features(
@@ -159,6 +171,19 @@ def _features_fn(info: ModelInfo, cfg: dict):
         )
 
     return fn, cfg["head_filters"], False
+
+
+FAMILIES: dict[str, Family] = {
+    "mobile": Family("mobile", MOBILE_SCALING, MOBILE_DEFAULTS, "SpineNet paper, Table 9", _mobile_features,
+                     _check_mobile),
+    "full": Family("full", FULL_SCALING, FULL_DEFAULTS, "SpineNet paper, Table 2", _full_features),
+}
+
+
+def _features_fn(info: ModelInfo, cfg: dict):
+    """A function tensor -> {"P3".."P7"} for the resolved configuration, the head width, separable head or not."""
+    family = FAMILIES[info.family]
+    return family.features(family.scaling[info.name], cfg)
 
 
 def create_backbone(name: str, input_size: int | None = None, **overrides):

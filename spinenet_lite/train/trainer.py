@@ -155,16 +155,12 @@ class _Loop:
         self.detect = None  # the evaluation's detect function, traced at the first evaluation
 
     def _evaluate(self) -> dict:
-        from spinenet_lite.evaluate import evaluate, keras_detect_fn
+        from spinenet_lite.evaluate import evaluate
+        from spinenet_lite.runtimes.keras import recipe_detect_fn
 
-        size = self.recipe.model.input_size
         if self.detect is None:  # one tf.function for the whole run: it reads the weights as they are at each call
-            export = self.recipe.export
-            self.detect = keras_detect_fn(
-                self.model, size, score_threshold=export.score_threshold, iou_threshold=export.iou_threshold,
-                max_detections=export.max_detections,
-            )
-        return evaluate(self.detect, self.val_data, size, batch_size=8, progress=False)
+            self.detect = recipe_detect_fn(self.model, self.recipe)
+        return evaluate(self.detect, self.val_data, self.recipe.model.input_size, batch_size=8, progress=False)
 
     @property
     def total_steps(self) -> int:
@@ -213,8 +209,6 @@ class _Loop:
     def run(self) -> TrainResult:
         from tqdm import tqdm
 
-        from spinenet_lite.keras import tf
-
         cfg = self.recipe.train
         resumed = self.state.restore()
         step = int(self.state.step.numpy())
@@ -237,53 +231,19 @@ class _Loop:
             while step < stop_at and not stopped_early:
                 epoch = step // self.steps_per_epoch
                 self._freeze_bn_if_due(step)
-                skip = step - epoch * self.steps_per_epoch
-                sums, count, tic = {"total": 0.0, "cls": 0.0, "box": 0.0}, 0, time.perf_counter()
-                data = self.strategy.experimental_distribute_dataset(
-                    self.dataset.take(self.steps_per_epoch).skip(skip)
-                )
-                for batch in data:
-                    t0 = time.perf_counter()
-                    losses = {k: float(v) for k, v in self.step_fn(batch).items()}
-                    step += 1
-                    self.state.step.assign(step)
-                    for k in sums:
-                        sums[k] += losses[k]
-                    count += 1
-                    rate = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}")
-                    if step % SUMMARY_EVERY_STEPS == 0:  # an eager summary write costs as much as a small step
-                        with self.writer.as_default(step=step):
-                            for k, v in losses.items():
-                                tf.summary.scalar(f"loss/{k}", v)
-                            tf.summary.scalar("lr", self._last_learning_rate(step))
-                    if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0:
-                        self.state.save()
-                    if time.perf_counter() - start > budget:
-                        stopped_early = True
-                        _log(f"time budget of {cfg.max_minutes:g} min reached at step {step}")
-                    if stopped_early or step >= stop_at:
-                        break
+                tic = time.perf_counter()
+                step, sums, count, stopped_early = self._train_epoch(step, epoch, stop_at, start, budget, bar)
                 epoch_done = step == (epoch + 1) * self.steps_per_epoch
                 seconds = time.perf_counter() - tic
                 if epoch_done:
                     self.state.epoch.assign(epoch + 1)
-                row = {"epoch": epoch + 1 if epoch_done else step / self.steps_per_epoch, "step": step,
-                       "loss": sums["total"] / max(count, 1), "cls_loss": sums["cls"] / max(count, 1),
-                       "box_loss": sums["box"] / max(count, 1), "lr": self._last_learning_rate(step),
-                       "epoch_seconds": seconds, "images_per_second": count * cfg.batch_size / max(seconds, 1e-9),
-                       "AP": float("nan"), "AP50": float("nan")}
+                row = self._row(epoch, epoch_done, step, sums, count, seconds)
                 last = step >= stop_at or stopped_early
                 evaluation_epoch = last or (epoch_done and (epoch + 1) % max(cfg.eval_every, 1) == 0)
                 if evaluation_epoch:
                     eval_tic = time.perf_counter()
-                    metrics = self._evaluate()
+                    metrics = self._evaluate_epoch(step, row)
                     eval_seconds = time.perf_counter() - eval_tic
-                    row["AP"], row["AP50"] = metrics["AP"], metrics["AP50"]
-                    with self.writer.as_default(step=step):
-                        tf.summary.scalar("val/AP", metrics["AP"])
-                        tf.summary.scalar("val/AP50", metrics["AP50"])
                     if metrics["AP"] > float(self.state.best_ap.numpy()):
                         self.state.best_ap.assign(metrics["AP"])
                         best_ap50 = metrics["AP50"]
@@ -300,12 +260,7 @@ class _Loop:
                     bar.refresh()
                 self.state.seconds.assign(time.perf_counter() - start)
                 history.append(row)
-                write_history(self.run_dir / runs.RESULTS_CSV, history)  # a small text file: every epoch
-                if evaluation_epoch:  # weights, checkpoint and plot cost seconds each: at evaluations and the end
-                    runs.save_weights_atomic(self.model, self.run_dir / runs.LAST_WEIGHTS)
-                    self.state.save()
-                    plot_history(self.run_dir / runs.RESULTS_PNG, history)
-                self.writer.flush()
+                self._save_epoch(history, evaluation_epoch)
         except KeyboardInterrupt:
             bar.close()
             saved = self.state.latest
@@ -324,3 +279,66 @@ class _Loop:
             seconds=time.perf_counter() - start, stopped_early=stopped_early,
         )
 
+    def _train_epoch(self, step: int, epoch: int, stop_at: int, start: float, budget: float, bar):
+        """The steps of one epoch (from `step`, which may be mid-epoch after a resume) until its end, `stop_at` or
+        the time budget. Returns (step, loss sums, steps run, stopped by the budget)."""
+        from spinenet_lite.keras import tf
+
+        cfg = self.recipe.train
+        skip = step - epoch * self.steps_per_epoch
+        sums, count, stopped_early = {"total": 0.0, "cls": 0.0, "box": 0.0}, 0, False
+        data = self.strategy.experimental_distribute_dataset(self.dataset.take(self.steps_per_epoch).skip(skip))
+        for batch in data:
+            t0 = time.perf_counter()
+            losses = {k: float(v) for k, v in self.step_fn(batch).items()}
+            step += 1
+            self.state.step.assign(step)
+            for k in sums:
+                sums[k] += losses[k]
+            count += 1
+            rate = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}")
+            if step % SUMMARY_EVERY_STEPS == 0:  # an eager summary write costs as much as a small step
+                with self.writer.as_default(step=step):
+                    for k, v in losses.items():
+                        tf.summary.scalar(f"loss/{k}", v)
+                    tf.summary.scalar("lr", self._last_learning_rate(step))
+            if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0:
+                self.state.save()
+            if time.perf_counter() - start > budget:
+                stopped_early = True
+                _log(f"time budget of {cfg.max_minutes:g} min reached at step {step}")
+            if stopped_early or step >= stop_at:
+                break
+        return step, sums, count, stopped_early
+
+    def _row(self, epoch: int, epoch_done: bool, step: int, sums: dict, count: int, seconds: float) -> dict:
+        """The epoch's results.csv row (AP and AP50 NaN until it is evaluated)."""
+        batch_size = self.recipe.train.batch_size
+        return {"epoch": epoch + 1 if epoch_done else step / self.steps_per_epoch, "step": step,
+                "loss": sums["total"] / max(count, 1), "cls_loss": sums["cls"] / max(count, 1),
+                "box_loss": sums["box"] / max(count, 1), "lr": self._last_learning_rate(step),
+                "epoch_seconds": seconds, "images_per_second": count * batch_size / max(seconds, 1e-9),
+                "AP": float("nan"), "AP50": float("nan")}
+
+    def _evaluate_epoch(self, step: int, row: dict) -> dict:
+        """Validation metrics at `step`, written into `row` and TensorBoard."""
+        from spinenet_lite.keras import tf
+
+        metrics = self._evaluate()
+        row["AP"], row["AP50"] = metrics["AP"], metrics["AP50"]
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("val/AP", metrics["AP"])
+            tf.summary.scalar("val/AP50", metrics["AP50"])
+        return metrics
+
+    def _save_epoch(self, history: list[dict], evaluated: bool) -> None:
+        """results.csv after every epoch; last.weights.h5, the resumable checkpoint and results.png (seconds each)
+        after an evaluated epoch and the last one; TensorBoard flushed."""
+        write_history(self.run_dir / runs.RESULTS_CSV, history)
+        if evaluated:
+            runs.save_weights_atomic(self.model, self.run_dir / runs.LAST_WEIGHTS)
+            self.state.save()
+            plot_history(self.run_dir / runs.RESULTS_PNG, history)
+        self.writer.flush()
