@@ -163,7 +163,8 @@ def _one_of(*names: str):
 # Allowed values per field: (check, what a valid value is). Fields not listed take any value of their type.
 RANGES = {
     "model.input_size": (lambda v: v >= 32 and v % 32 == 0, "a multiple of 32, >= 32 (e.g. 128, 256, 384)"),
-    "data.format": (_one_of("synthetic", "coco", "voc", "yolo"), "one of synthetic, coco, voc, yolo"),
+    "data.format": (_one_of("synthetic", "coco", "voc", "yolo", "tfrecord"),
+                    "one of synthetic, coco, voc, yolo, tfrecord"),
     "data.synthetic_images": (_between(10, None), ">= 10"),
     "data.scale_min": (_between(0, None, low_open=True), "> 0"),
     "data.scale_max": (_between(0, None, low_open=True), "> 0"),
