@@ -204,9 +204,9 @@ def test_a_time_budget_re_fits_the_warm_up_and_the_log_says_so(capsys):
     assert "x0.1 at steps 119, 123, run ends at step 125" in err
 
 
-def test_a_coco_annotation_path_is_found_beside_the_image_folder(tmp_path, monkeypatch):
+def test_a_coco_annotation_path_is_found_beside_the_image_folder(tiny_data, tmp_path, monkeypatch):
     """The README's COCO line (`data.root=images/ data.train=annotations/train.json`) from another folder."""
-    root = _coco_layout(tmp_path / "set")
+    root = _coco_layout(tiny_data, tmp_path / "set")
     monkeypatch.chdir(tmp_path)
     recipe = load_recipe("small", ["data.format=coco", f"data.root={root / 'images'}",
                                    "data.train=annotations/train.json", "data.val=annotations/val.json"])
