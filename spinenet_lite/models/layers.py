@@ -9,6 +9,10 @@ from __future__ import annotations
 from spinenet_lite.keras import keras, tf
 
 ACTIVATIONS = ("swish", "relu", "relu6", "hard_swish")
+# Squeeze-excite gates: "sigmoid" (EfficientNet, our default) or the Model Garden's SpineNet-Mobile
+# "hard_sigmoid" = relu6(x + 3) * 0.16667 (its constant, not 1/6, so imported weights compute the same function).
+SE_GATES = ("sigmoid", "hard_sigmoid")
+_HARD_SIGMOID_SCALE = 0.16667
 # 0.9, not the Model Garden's 0.99: with 0.99 the moving variance needs ~500 steps to forget its initial 1.0,
 # and a short run (quickstart, small datasets) ends with inference-mode activations shrinking layer by layer
 # (measured: moving variance ~0.5 against batch variance ~1e-6 deep in the net after 288 steps, AP50 = 0).
@@ -86,14 +90,25 @@ def upsample_nearest(x, factor: int, prefix: str):
     return keras.layers.Reshape((height * factor, width * factor, channels), name=f"{prefix}_up{factor}")(y)
 
 
-def squeeze_excite(x, reduced: int, act: str, prefix: str):
-    """Squeeze-excite: GAP(keepdims) -> 1x1 conv -> act -> 1x1 conv -> sigmoid -> multiply."""
+def se_gate(x, gate: str, prefix: str):
+    """The squeeze-excite gate (see SE_GATES), with stock layers."""
+    if gate == "sigmoid":
+        return keras.layers.Activation("sigmoid", name=f"{prefix}_se_sigmoid")(x)
+    if gate == "hard_sigmoid":
+        x = keras.layers.Rescaling(1.0, offset=3.0, name=f"{prefix}_se_hs_shift")(x)
+        x = keras.layers.ReLU(6.0, name=f"{prefix}_se_hs_clip")(x)
+        return keras.layers.Rescaling(_HARD_SIGMOID_SCALE, name=f"{prefix}_se_hsigmoid")(x)
+    raise ValueError(f"se_gate {gate!r}: use one of {SE_GATES}")
+
+
+def squeeze_excite(x, reduced: int, act: str, prefix: str, gate: str = "sigmoid"):
+    """Squeeze-excite: GAP(keepdims) -> 1x1 conv -> act -> 1x1 conv -> gate -> multiply."""
     channels = x.shape[-1]
     s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{prefix}_se_pool")(x)
     s = keras.layers.Conv2D(reduced, 1, name=f"{prefix}_se_reduce")(s)
     s = activation(s, act, f"{prefix}_se")
     s = keras.layers.Conv2D(channels, 1, name=f"{prefix}_se_expand")(s)
-    s = keras.layers.Activation("sigmoid", name=f"{prefix}_se_sigmoid")(s)
+    s = se_gate(s, gate, prefix)
     return keras.layers.Multiply(name=f"{prefix}_se_scale")([x, s])
 
 
@@ -110,11 +125,11 @@ def add_all(tensors: list, name: str):
 
 
 def mbconv(x, out_filters: int, strides: int, expand_ratio: int, se_ratio: float, act: str, drop_rate: float,
-           prefix: str, se_act: str | None = None):
+           prefix: str, se_act: str | None = None, se_gate: str = "sigmoid"):
     """MBConv (inverted bottleneck): 1x1 expand -> 3x3 depthwise -> squeeze-excite -> 1x1 project (+ residual).
 
     The squeeze width is `max(1, int(in_filters * se_ratio))` (of the block input, as EfficientNet does);
-    `se_act` (default `act`) activates it.
+    `se_act` (default `act`) activates it and `se_gate` (see SE_GATES) gates the expanded tensor.
     """
     in_filters = x.shape[-1]
     y = x
@@ -122,7 +137,7 @@ def mbconv(x, out_filters: int, strides: int, expand_ratio: int, se_ratio: float
         y = conv_bn_act(y, in_filters * expand_ratio, 1, 1, act, f"{prefix}_expand")
     y = depthwise_bn_act(y, 3, strides, act, prefix)
     if se_ratio > 0:
-        y = squeeze_excite(y, max(1, int(in_filters * se_ratio)), se_act or act, prefix)
+        y = squeeze_excite(y, max(1, int(in_filters * se_ratio)), se_act or act, prefix, se_gate)
     y = conv_bn_act(y, out_filters, 1, 1, None, f"{prefix}_project")
     if strides == 1 and in_filters == out_filters:
         y = residual_add(x, y, drop_rate, prefix)

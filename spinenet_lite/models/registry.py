@@ -24,6 +24,11 @@ MOBILE_DEFAULTS: dict[str, Any] = {
     "head_convs": 4,
     "block_repeats": 1,
     "resample_order": "match_first",  # "paper": upsample before the 1x1 conv (same function, more MACs)
+    # The Model Garden's SpineNet-Mobile computes these differently; `spinenet-lite import` sets them so its
+    # checkpoints compute the same function (spinenet_lite/model_garden.py):
+    "se_activation": None,  # None: `activation`; the Model Garden: "relu"
+    "se_gate": "sigmoid",  # the Model Garden: "hard_sigmoid" (relu6(x + 3) * 0.16667)
+    "normalization": "unit",  # 0..255 -> [-1, 1]; "imagenet": (x - 255 mean) / (255 std), the Model Garden's
 }
 FULL_DEFAULTS: dict[str, Any] = {
     "activation": "relu",
@@ -34,6 +39,7 @@ FULL_DEFAULTS: dict[str, Any] = {
     "block_repeats": None,
     "head_filters": 256,
     "head_convs": 4,
+    "normalization": "unit",  # see MOBILE_DEFAULTS
 }
 
 
@@ -111,9 +117,11 @@ def _resolve(name: str, input_size: int | None, overrides: dict) -> tuple[ModelI
         raise SpineNetLiteError(f"input_size {size}: use a multiple of 32 (>= 32), e.g. 128, 256, 384")
     from spinenet_lite.models.layers import ACTIVATIONS
 
-    for key in ("activation", "early_activation"):
-        act = cfg.get(key)
-        if act not in ACTIVATIONS and not (key == "early_activation" and act is None):
+    for key in ("activation", "early_activation", "se_activation"):
+        if key not in cfg:
+            continue
+        act = cfg[key]
+        if act not in ACTIVATIONS and not (key != "activation" and act is None):
             raise SpineNetLiteError(f"{key} {act!r}: use one of {ACTIVATIONS}{suggest(str(act), ACTIVATIONS)}")
     level = cfg.get("early_max_level", 2)
     if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 7:
@@ -122,16 +130,24 @@ def _resolve(name: str, input_size: int | None, overrides: dict) -> tuple[ModelI
         raise SpineNetLiteError(f"stochastic_depth {cfg['stochastic_depth']}: use a rate in [0, 1), 0 disables")
     if cfg.get("channel_rounding") not in (None, *CHANNEL_ROUNDING):
         raise SpineNetLiteError(f"channel_rounding {cfg['channel_rounding']!r}: use one of {CHANNEL_ROUNDING}")
+    from spinenet_lite.models.detector import NORMALIZATIONS
+
+    if cfg["normalization"] not in NORMALIZATIONS:
+        raise SpineNetLiteError(f"normalization {cfg['normalization']!r}: use one of {NORMALIZATIONS}"
+                                f"{suggest(str(cfg['normalization']), NORMALIZATIONS)}")
     family.check(cfg)
     cfg["input_size"] = size
     return info, cfg
 
 
 def _check_mobile(cfg: dict) -> None:
+    from spinenet_lite.models.layers import SE_GATES
     from spinenet_lite.models.spinenet_mobile import RESAMPLE_ORDERS
 
     if cfg["resample_order"] not in RESAMPLE_ORDERS:
         raise SpineNetLiteError(f"resample_order {cfg['resample_order']!r}: use one of {RESAMPLE_ORDERS}")
+    if cfg["se_gate"] not in SE_GATES:
+        raise SpineNetLiteError(f"se_gate {cfg['se_gate']!r}: use one of {SE_GATES}{suggest(str(cfg['se_gate']), SE_GATES)}")
 
 
 def _mobile_features(scaling, cfg: dict):
@@ -150,6 +166,8 @@ def _mobile_features(scaling, cfg: dict):
             channel_rounding=cfg["channel_rounding"] or scaling.channel_rounding,
             block_repeats=int(cfg["block_repeats"]),
             resample_order=cfg["resample_order"],
+            se_activation=cfg["se_activation"],
+            se_gate=cfg["se_gate"],
         )
 
     return fn, (cfg["head_filters"] or scaling.head_filters), True
@@ -192,7 +210,7 @@ def create_backbone(name: str, input_size: int | None = None, **overrides):
 
     info, cfg = _resolve(name, input_size, overrides)
     fn, _, _ = _features_fn(info, cfg)
-    return build_backbone(fn, cfg["input_size"], f"{name}_backbone")
+    return build_backbone(fn, cfg["input_size"], f"{name}_backbone", cfg["normalization"])
 
 
 def create_model(name: str, num_classes: int = 80, input_size: int | None = None, **overrides):
@@ -200,8 +218,9 @@ def create_model(name: str, num_classes: int = 80, input_size: int | None = None
     "class_logits": [B, N, num_classes]} in anchor order. `input_size` None means the paper's size.
 
     Overrides (mobile): activation, early_activation, early_max_level, stochastic_depth, channel_rounding,
-    filter_scale, head_filters, head_convs, block_repeats, resample_order. (full): activation, stochastic_depth,
-    filter_scale, endpoint_filters, resample_alpha, block_repeats, head_filters, head_convs.
+    filter_scale, head_filters, head_convs, block_repeats, resample_order, se_activation, se_gate, normalization.
+    (full): activation, stochastic_depth, filter_scale, endpoint_filters, resample_alpha, block_repeats,
+    head_filters, head_convs, normalization.
     """
     from spinenet_lite.models.detector import build_detector
 
@@ -210,4 +229,4 @@ def create_model(name: str, num_classes: int = 80, input_size: int | None = None
     info, cfg = _resolve(name, input_size, overrides)
     fn, head_filters, separable = _features_fn(info, cfg)
     return build_detector(fn, cfg["input_size"], num_classes, int(head_filters), separable, cfg["activation"],
-                          int(cfg["head_convs"]), name)
+                          int(cfg["head_convs"]), name, cfg["normalization"])

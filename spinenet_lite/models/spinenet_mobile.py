@@ -51,6 +51,8 @@ def mobile_features(
     channel_rounding: str = "truncate",
     block_repeats: int = 1,
     resample_order: str = "match_first",
+    se_activation: str | None = None,
+    se_gate: str = "sigmoid",
     blocks: tuple[BlockSpec, ...] = MOBILE_BLOCKS,
     min_level: int = 3,
     max_level: int = 7,
@@ -74,7 +76,8 @@ def mobile_features(
     def block_group(x, out_filters: int, strides: int, drop: float, prefix: str, act: str):
         for r in range(block_repeats):
             x = L.mbconv(x, out_filters, strides if r == 0 else 1, MOBILE_EXPAND_RATIO, MOBILE_SE_RATIO,
-                         act, drop, f"{prefix}_r{r}" if block_repeats > 1 else prefix, se_act=activation)
+                         act, drop, f"{prefix}_r{r}" if block_repeats > 1 else prefix,
+                         se_act=se_activation or activation, se_gate=se_gate)
         return x
 
     def block(x, spec: BlockSpec, drop: float, prefix: str):
