@@ -78,6 +78,10 @@ class TrainConfig:
     # 0.004 53.4 (docs/ablations.md).
     qat_learning_rate: float = 0.001
     qat_freeze_bn: bool = True  # QAT fine-tunes with batch norm frozen (all QAT epochs)
+    # Start from another run's weights (`train --init`): a run folder or a .weights.h5 in one, e.g. an imported
+    # Model Garden run. The model and its options come from that run; see spinenet_lite/train/init.py.
+    init: str = ""
+    init_backbone_only: bool = False  # with init: copy the backbone only, the detection head starts fresh
 
 
 @dataclass(frozen=True)

@@ -340,20 +340,20 @@ def import_checkpoint(checkpoint: str | Path, model: str, out: str | Path | None
     import dataclasses
 
     from spinenet_lite.config import ModelConfig, Recipe, save_recipe
-    from spinenet_lite.train import checkpoint as ckpt
+    from spinenet_lite import runs
 
     if source not in SOURCES:
         raise SpineNetLiteError(f"--from {source!r}: use one of {SOURCES}")
     keras_model, overrides, size, names = load_model_garden(checkpoint, model, input_size)
     run_dir = Path(out) if out else Path("runs") / f"{model}_model_garden"
-    if (run_dir / ckpt.RECIPE_FILE).exists():
+    if (run_dir / runs.RECIPE_FILE).exists():
         raise SpineNetLiteError(f"{run_dir}: already holds a run; pass another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     model_cfg = ModelConfig(name=model, input_size=size, activation=overrides.get("activation", "swish"),
                             overrides={k: v for k, v in overrides.items() if k != "activation"})
     recipe = dataclasses.replace(Recipe(), model=model_cfg)
-    save_recipe(recipe, run_dir / ckpt.RECIPE_FILE)
-    ckpt.write_classes(run_dir, names)
-    for name in (ckpt.LAST_WEIGHTS, ckpt.BEST_WEIGHTS):
-        ckpt.save_weights_atomic(keras_model, run_dir / name)
+    save_recipe(recipe, run_dir / runs.RECIPE_FILE)
+    runs.write_classes(run_dir, names)
+    for name in (runs.LAST_WEIGHTS, runs.BEST_WEIGHTS):
+        runs.save_weights_atomic(keras_model, run_dir / name)
     return run_dir

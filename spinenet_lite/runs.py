@@ -138,6 +138,11 @@ def _resolve(run_or_checkpoint: str | os.PathLike) -> tuple[Path, Path]:
     return path.parent, path
 
 
+def resolve_run(run_or_checkpoint: str | os.PathLike) -> tuple[Path, Path]:
+    """(run folder, weights file) for a run folder or a `.weights.h5` file inside one; clear errors otherwise."""
+    return _resolve(run_or_checkpoint)
+
+
 def load_trained(run_or_checkpoint: str | os.PathLike) -> Trained:
     """Rebuild the model of a run and load its weights (best, else last; or the `.weights.h5` given)."""
     run_dir, weights = _resolve(run_or_checkpoint)

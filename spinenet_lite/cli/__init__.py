@@ -17,6 +17,7 @@ COMMANDS = {
     "models": ("spinenet_lite.cli.models", "models", "List registered models with params and MACs vs the paper."),
     "data": ("spinenet_lite.cli.data", "data", "Inspect and check a dataset."),
     "train": ("spinenet_lite.cli.train", "train", "Train a detector from a recipe."),
+    "import": ("spinenet_lite.cli.import_", "import_cmd", "Import a Model Garden RetinaNet checkpoint as a run."),
     "qat": ("spinenet_lite.cli.qat", "qat", "Quantization-aware fine-tuning of a float checkpoint."),
     "eval": ("spinenet_lite.cli.eval", "eval_cmd", "COCO metrics for a model or a detections file."),
     "predict": ("spinenet_lite.cli.predict", "predict", "Draw detections onto images and write them as JSON."),

@@ -21,9 +21,14 @@ from spinenet_lite.errors import SpineNetLiteError
               help="tf.distribute strategy (overrides train.strategy).")
 @click.option("--max-minutes", type=float, default=None,
               help="Stop after this many minutes of training, evaluate and save (overrides train.max_minutes).")
+@click.option("--init", "init", default=None, type=click.Path(exists=True),
+              help="Start from this run's weights (a run folder or its .weights.h5, e.g. from `spinenet-lite import`); "
+                   "its model is used, the class predictor starts fresh when the classes differ.")
+@click.option("--init-backbone-only", is_flag=True, help="With --init: copy the backbone only, the head starts fresh.")
 @click.option("--exist-ok", is_flag=True, help="Train into an existing run folder from scratch.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar (logs only).")
-def train(recipe, overrides, name, project, resume, strategy, max_minutes, exist_ok, no_progress) -> None:
+def train(recipe, overrides, name, project, resume, strategy, max_minutes, init, init_backbone_only, exist_ok,
+          no_progress) -> None:
     """Train a detector from RECIPE (a YAML path or a shipped name: 49xxs, 49xs, 49s, 49, quickstart).
 
     Writes runs/<name>/: checkpoints/, last.weights.h5, best.weights.h5 (by validation mAP), recipe.yaml,
@@ -32,12 +37,16 @@ def train(recipe, overrides, name, project, resume, strategy, max_minutes, exist
     from spinenet_lite.config import load_recipe, resolve_recipe_path
 
     if resume:
-        if overrides:
-            raise SpineNetLiteError("--set: a resumed run keeps its recipe.yaml; drop --set or start a new run")
+        if overrides or init:
+            raise SpineNetLiteError("--set/--init: a resumed run keeps its recipe.yaml; drop them or start a new run")
         recipe_obj, run_dir = None, Path(resume)
     else:
         if not recipe:
             raise SpineNetLiteError("train: give a RECIPE (e.g. quickstart, 49xs or a .yaml path) or --resume RUN")
+        if init_backbone_only and not init:
+            raise SpineNetLiteError("--init-backbone-only: give --init RUN as well")
+        if init:
+            overrides = (*overrides, f"train.init={init}", f"train.init_backbone_only={bool(init_backbone_only)}")
         recipe_obj = load_recipe(recipe, overrides)
         run_dir = Path(project) / (name or resolve_recipe_path(recipe).stem)
 

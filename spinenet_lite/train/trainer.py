@@ -78,6 +78,10 @@ def train(
         overrides["max_minutes"] = float(max_minutes)
     if overrides:
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **overrides))
+    if recipe.train.init and not resume:
+        from spinenet_lite.train.init import init_recipe
+
+        recipe = init_recipe(recipe, recipe.train.init)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_recipe(recipe, run_dir / runs.RECIPE_FILE)
     return _Loop(recipe, run_dir, progress, max_steps, model_fn).run()
@@ -135,6 +139,12 @@ class _Loop:
                 self.model = model_fn(recipe, len(self.class_names))
             else:
                 self.model = runs.build_model(recipe, len(self.class_names), stochastic_depth=cfg.stochastic_depth)
+            if cfg.init and model_fn is None:
+                from spinenet_lite.train.init import load_init_weights
+
+                report = load_init_weights(self.model, self.class_names, cfg.init, cfg.init_backbone_only)
+                _log(f"init from {report.source}: {report.copied} layers copied, class predictor "
+                     f"{report.class_predictor}")
             if replicas > 1:
                 self.model = with_sync_batch_norm(self.model)
             self.schedule = make_schedule(cfg, self.steps_per_epoch * cfg.epochs)
