@@ -53,7 +53,7 @@ def main(init: str, data: str, epochs: int, input_size: int, lr: float, out: str
         m = evaluate(keras_detect_fn(trained.model, input_size), load_dataset(trained.recipe.data, "test"),
                      input_size, progress=False)
         rows.append(f"| {kind} | {trained.recipe.model.name} | {input_size} | {result.epochs_done} | "
-                    f"{result.seconds / 60:.1f} | {100 * m['AP']:.1f} | {100 * m['AP50']:.1f} |")
+                    f"{result.seconds / 60:.1f} | {m['AP']:.1f} | {m['AP50']:.1f} |")
     click.echo("| start | model | input | epochs | train min | BCCD test AP | AP50 |")
     click.echo("|---|---|---|---|---|---|---|")
     for row in rows:
