@@ -57,13 +57,13 @@ def resolve(spec: str, num_classes: int, input_size: int | None) -> Candidate:
         if not path.is_file():
             raise SpineNetLiteError(f"{path}: no such file; give a registry name, a run folder or an exported file")
         fmt = file_format(path)
-        counts = (None, None)
+        graph_counts = (None, None)
         if fmt.startswith("tflite"):  # counted from the graph: batch norm folded, so a little under Keras' params
             from spinenet_lite.benchmarks.graph_ops import summarize
 
             summary = summarize(path)
-            counts = (summary.params / 1e6, summary.total_macs / 1e9)
-        return Candidate(path.stem, "file", file_input_size(path), None, {fmt: path}, *counts)
+            graph_counts = (summary.params / 1e6, summary.total_macs / 1e9)
+        return Candidate(path.stem, "file", file_input_size(path), None, {fmt: path}, *graph_counts)
     if path.exists():
         from spinenet_lite.runs import load_trained
 
