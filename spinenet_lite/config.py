@@ -195,8 +195,8 @@ RANGES = {
     "export.iou_threshold": (_between(0, 1, low_open=True), "in (0, 1]"),
     "export.max_detections": (_between(1, None), ">= 1"),
     "export.calibration_images": (_between(1, None), ">= 1"),
-    "export.max_ap_drop_float": (_between(0, None), ">= 0 (AP points)"),
-    "export.max_ap_drop_int8": (_between(0, None), ">= 0 (AP points)"),
+    "export.max_ap_drop_float": (_between(-100, 100), "in [-100, 100] AP points (negative: the file must gain AP)"),
+    "export.max_ap_drop_int8": (_between(-100, 100), "in [-100, 100] AP points (negative: the file must gain AP)"),
 }
 
 
