@@ -77,6 +77,31 @@ def parity_gate(reference_fn: Callable, artifacts: dict[str, str | os.PathLike |
     return rows
 
 
+def float_labelled(dataset, reference_fn: Callable, input_size: int, class_names, min_score: float = 0.5):
+    """`dataset`'s images labelled with the reference model's own detections (score >= `min_score`, classes
+    `class_names`).
+
+    The gate for a model whose classes the data does not have (a COCO-trained import checked on other images):
+    the float model scores ~100 AP against itself, an artifact's AP drop is its disagreement with it.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from spinenet_lite.evaluate import evaluate
+
+    found = evaluate(reference_fn, dataset, input_size, batch_size=1, progress=False)["detections"]
+    by_id = {d["image_id"]: d for d in found}
+    samples = []
+    for sample in dataset.samples:
+        det = by_id[int(sample.image_id)]
+        keep = det["scores"] >= min_score
+        samples.append(dataclasses.replace(sample, boxes=np.asarray(det["boxes"][keep], np.float32).reshape(-1, 4),
+                                           labels=np.asarray(det["labels"][keep], np.int32),
+                                           crowd_boxes=np.zeros((0, 4), np.float32)))
+    return dataclasses.replace(dataset, class_names=tuple(class_names), samples=tuple(samples), coco_source=None)
+
+
 def format_table(rows: list[ParityRow]) -> str:
     """The parity table as aligned text."""
     lines = [f"{'format':<20} {'size':>9} {'AP':>6} {'AP50':>6} {'dAP':>6} {'limit':>6} {'ms/img':>7}  result"]

@@ -151,7 +151,9 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
     carries its own ranges; a float model needs `calibration`, a callable yielding float32 [1, S, S, 3] batches.
     """
     import tempfile
+    from contextlib import nullcontext
 
+    from spinenet_lite.export.dead_squeeze import dead_squeezes_revived
     from spinenet_lite.quiet import quiet_stderr
 
     if precision not in PRECISIONS:
@@ -159,8 +161,9 @@ def convert(model, anchors: np.ndarray, precision: str = "fp32", raw: bool = Fal
     if precision == "int8" and calibration is None and not is_quantization_aware(model):
         raise SpineNetLiteError("tflite --int8: a float model needs calibration images (the recipe's data); "
                                 "pass calibration= or export a QAT checkpoint")
-    fn = serving_function(model, anchors, raw=raw, options=options)
-    with tempfile.TemporaryDirectory(prefix="spinenet-lite-tflite-") as folder:
+    revive = dead_squeezes_revived(model, calibration) if precision == "int8" and calibration else nullcontext()
+    with revive, tempfile.TemporaryDirectory(prefix="spinenet-lite-tflite-") as folder:
+        fn = serving_function(model, anchors, raw=raw, options=options)  # frozen: takes the weights as they are now
         converter = saved_model_converter(fn, folder)
         converter.allow_custom_ops = not raw
         configure_converter(converter, precision, calibration)

@@ -123,3 +123,44 @@ def test_cli_import_then_train_init_runs(imported, tmp_path):
     assert result.steps_done == 2
     tuned = load_trained(tmp_path / "tuned")
     assert tuned.recipe.model.overrides["normalization"] == "imagenet" and len(tuned.class_names) == 6
+
+
+def test_imported_model_exports_to_int8_and_runs_under_xnnpack(export_kit, cosine, tmp_path):
+    """The fixture's 1- and 2-channel squeezes are 0 on every BCCD image (all pre-activations negative), which gave
+    their convs a requantization scale in the thousands that XNNPACK refuses; the exporter gives each a constant
+    channel, compensated in the expand conv: same outputs on the calibration images, weights restored after,
+    every int8 scale in range, and the int8 model runs in ai-edge-litert (XNNPACK) close to the float one."""
+    from spinenet_lite.anchors import generate_anchors
+    from spinenet_lite.export.dead_squeeze import dead_squeezes, dead_squeezes_revived
+    from spinenet_lite.export.tflite import convert
+    from spinenet_lite.model_garden import load_model_garden
+    from spinenet_lite.runtimes.tflite import MAX_REQUANTIZATION_SCALE, TFLiteRunner, requantization_scales
+
+    size = 128
+    model, _, _, _ = load_model_garden(FIXTURE / "ckpt-1", "spinenet49xxs", size)
+    images = export_kit.images(8, size)
+
+    def calibration():
+        return (image[None] for image in images)
+
+    assert [relu.name for _, relu, _ in dead_squeezes(model, calibration)] == ["stem_block1_se_relu", "block2_se_relu"]
+    before = {k: v.numpy() for k, v in model(images, training=False).items()}
+    weights = [w.copy() for w in model.get_weights()]
+    with dead_squeezes_revived(model, calibration) as revived:
+        during = {k: v.numpy() for k, v in model(images, training=False).items()}
+        assert model.get_layer("block2_se_reduce").get_weights()[1][0] == 1.0
+    assert len(revived) == 2
+    for key in before:
+        np.testing.assert_allclose(during[key], before[key], atol=1e-5)
+    for a, b in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+
+    flatbuffer = convert(model, generate_anchors(size), "int8", raw=True, calibration=calibration)
+    assert max(scale for _, _, scale in requantization_scales(flatbuffer)) < MAX_REQUANTIZATION_SCALE
+    (tmp_path / "int8.tflite").write_bytes(flatbuffer)
+    runner = TFLiteRunner(tmp_path / "int8.tflite")
+    for image in images[:3]:
+        got = runner.run(image)
+        want = model(image[None], training=False)
+        for key in ("box_encodings", "class_logits"):
+            assert cosine(got[key], want[key].numpy()) >= 0.99, key
