@@ -57,10 +57,12 @@ def export(run_or_checkpoint: str | os.PathLike | Trained, formats: list[str], o
            precision: str | None = None, raw: bool = False, overwrite: bool = False,
            android: str | os.PathLike | None = None, gate: bool = True, threads: int = 1,
            max_drop_float: float | None = None, max_drop_int8: float | None = None,
-           progress: bool = False) -> ExportResult:
+           progress: bool = False, reference_metrics: dict | None = None) -> ExportResult:
     """Export a trained run to the requested formats, then evaluate each artifact against the float model.
 
     `run_or_checkpoint` is a run folder, a weights file in one, or a run already loaded (`spinenet_lite.runs`).
+    `reference_metrics`: the float model's `evaluate` result on the recipe's validation split when the caller
+    already has it; the gate then compares with it instead of evaluating the float model again.
     """
     from spinenet_lite.data.calibration import calibration_images
     from spinenet_lite.io import atomic_dir
@@ -95,7 +97,8 @@ def export(run_or_checkpoint: str | os.PathLike | Trained, formats: list[str], o
         copy_to_android(artifacts, out_dir / LABELS_FILE, Path(android))
     result = ExportResult(out_dir, artifacts)
     if gate:
-        result.rows = run_gate(trained, artifacts, max_drop_float, max_drop_int8, threads, progress)
+        result.rows = run_gate(trained, artifacts, max_drop_float, max_drop_int8, threads, progress,
+                               reference_metrics)
     return result
 
 
@@ -110,8 +113,9 @@ def warn_slow_nms(score_threshold: float, targets: list[Target]) -> bool:
 
 
 def run_gate(trained: Trained, artifacts: dict[str, Path], max_drop_float: float | None, max_drop_int8: float | None,
-             threads: int = 1, progress: bool = False) -> list:
-    """The parity table for the artifacts, on the recipe's validation split."""
+             threads: int = 1, progress: bool = False, reference_metrics: dict | None = None) -> list:
+    """The parity table for the artifacts, on the recipe's validation split (`reference_metrics`: the float
+    model's evaluation on it, when already done)."""
     from spinenet_lite.data import load_dataset
     from spinenet_lite.export.parity import parity_gate
 
@@ -119,7 +123,8 @@ def run_gate(trained: Trained, artifacts: dict[str, Path], max_drop_float: float
     dataset = load_dataset(trained.recipe.data, "val")
     return parity_gate(trained.detect_fn(reference=True), {k: str(v) for k, v in artifacts.items()}, dataset,
                        trained.input_size, cfg.max_ap_drop_float if max_drop_float is None else max_drop_float,
-                       cfg.max_ap_drop_int8 if max_drop_int8 is None else max_drop_int8, threads, progress=progress)
+                       cfg.max_ap_drop_int8 if max_drop_int8 is None else max_drop_int8, threads, progress=progress,
+                       reference_metrics=reference_metrics)
 
 
 def copy_to_android(artifacts: dict[str, Path], labels: Path, assets: Path) -> None:

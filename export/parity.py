@@ -51,19 +51,25 @@ def _row(label: str, path: str, metrics: dict, reference_ap: float | None, limit
 
 def parity_gate(reference_fn: Callable, artifacts: dict[str, str | os.PathLike | Callable], dataset, input_size: int,
                 max_drop_float: float = 0.2, max_drop_int8: float = 1.5, threads: int = 1,
-                reference_label: str = "keras-fp32", progress: bool = False) -> list[ParityRow]:
+                reference_label: str = "keras-fp32", progress: bool = False,
+                reference_metrics: dict | None = None) -> list[ParityRow]:
     """Evaluate the reference (float Keras) detect function and each runnable artifact; return the table rows.
 
     `artifacts` maps a label ("tflite-int8", "onnx-fp32", ...) to its file, or to a detect function already
     built. Artifacts that cannot run on this machine (Core ML off macOS) are skipped here; their structure is
-    checked by their own module.
+    checked by their own module. `reference_metrics`, the reference's `evaluate` result on `dataset` when the
+    caller already has it (training's final evaluation), replaces evaluating `reference_fn` again; its row then
+    shows no latency (that evaluation ran batched, the artifacts run one image at a time).
     """
     from spinenet_lite.evaluate import evaluate
     from spinenet_lite.runtimes import detect_fn_for
 
     if not dataset.samples:
         raise SpineNetLiteError("parity gate: the validation split has no images; point the recipe's data.val at images")
-    reference = evaluate(reference_fn, dataset, input_size, batch_size=1, progress=progress)
+    if reference_metrics is None:
+        reference = evaluate(reference_fn, dataset, input_size, batch_size=1, progress=progress)
+    else:
+        reference = {**reference_metrics, "images_per_second": 0.0}
     rows = [_row(reference_label, "", reference, None, None)]
     for label, path in artifacts.items():
         if callable(path):
@@ -109,8 +115,9 @@ def format_table(rows: list[ParityRow]) -> str:
         size = f"{r.size_bytes / 1e6:.2f}MB" if r.size_bytes else "-"
         limit = f"{r.limit:.2f}" if r.limit is not None else "-"
         result = "reference" if r.limit is None else ("ok" if r.passed else "FAIL")
+        latency = f"{r.latency_ms:.1f}" if r.latency_ms else "-"
         lines.append(f"{r.label:<20} {size:>9} {r.ap:6.2f} {r.ap50:6.2f} {r.delta:+6.2f} {limit:>6} "
-                     f"{r.latency_ms:7.1f}  {result}")
+                     f"{latency:>7}  {result}")
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 """The README's first command as a Python API: train the quickstart recipe on the embedded dataset, evaluate
 the best checkpoint, draw predictions, export int8 with its parity table, and summarise. `run_quickstart` is what
-`spinenet-lite quickstart` calls. The best model is loaded once and handed from step to step.
+`spinenet-lite quickstart` calls. The model training built stays in memory and is handed from step to step:
+no step rebuilds it, re-traces its detect function or re-evaluates it.
 """
 from __future__ import annotations
 
@@ -28,19 +29,21 @@ class QuickstartResult:
     predictions: Path | None = None
     lines: list[str] = field(default_factory=list)
     progress: bool = True
-    trained: runs.Trained | None = None  # the best weights, loaded once (None: export loads them from run_dir)
+    trained: runs.Trained | None = None  # the trained model at its best weights (None: export loads run_dir)
 
 
 def export_int8(qs: QuickstartResult) -> list[str]:
     """int8 TFLite with metadata by post-training quantization, then the parity table on the validation split.
 
-    QAT does not fit the quickstart's time budget, so it runs only when the PTQ model fails its parity gate:
+    The gate's float reference is `qs.metrics`, the evaluation of the same weights on the same split. QAT does
+    not fit the quickstart's time budget, so it runs only when the PTQ model fails its parity gate:
     `train.qat_epochs` of quantization-aware fine-tuning into `RUN/qat/`, whose int8 export replaces the PTQ one.
     """
     from spinenet_lite.export.api import export
     from spinenet_lite.export.parity import format_table
 
-    result = export(qs.trained or qs.run_dir, ["tflite"], precision="int8", overwrite=True)
+    result = export(qs.trained or qs.run_dir, ["tflite"], precision="int8", overwrite=True,
+                    reference_metrics=qs.metrics or None)
     lines = ["  export      int8 TFLite + metadata, post-training quantization",
              f"    model         {result.artifacts['tflite-int8']}", "  parity (validation split)",
              *(f"    {line}" for line in format_table(result.rows).splitlines())]
@@ -52,8 +55,9 @@ def export_int8(qs: QuickstartResult) -> list[str]:
     print(f"PTQ int8 failed its parity gate; quantization-aware fine-tuning for {epochs} epochs into "
           f"{qs.run_dir / runs.QAT_DIR}", flush=True)
     qat(None, qs.run_dir, out=qs.run_dir / runs.QAT_DIR, overwrite=True, progress=qs.progress)
+    # QAT starts from best.weights.h5, the weights `qs.metrics` evaluated: still the gate's reference.
     result = export(qs.run_dir / runs.QAT_DIR, ["tflite"], precision="int8", out=qs.run_dir / runs.EXPORT_DIR,
-                    overwrite=True)
+                    overwrite=True, reference_metrics=qs.metrics or None)
     return lines + [f"  QAT         PTQ failed its gate, so {epochs} epochs of quantization-aware training "
                     f"({qs.run_dir / runs.QAT_DIR}) replaced it",
                     f"    model         {result.artifacts['tflite-int8']}",
@@ -68,7 +72,6 @@ def run_quickstart(
     import shutil
 
     from spinenet_lite.config import load_recipe
-    from spinenet_lite.evaluate import evaluate
     from spinenet_lite.train.trainer import train
 
     start = time.perf_counter()
@@ -77,19 +80,46 @@ def run_quickstart(
     if out.exists() and not resume:
         shutil.rmtree(out)
     result = train(None if resume else recipe, out, resume=resume, progress=progress)
-    trained = runs.load_trained(out)
+    trained, detect, metrics = best_in_memory(result, progress)
     val = _split(trained.recipe, "val")
-    metrics = evaluate(trained.detect_fn(), val, trained.input_size, batch_size=8, progress=progress)
     qs = QuickstartResult(
         run_dir=out, recipe=trained.recipe, train=result, metrics=metrics,
         num_train=len(_split(trained.recipe, "train").samples), num_val=len(val.samples),
         seconds=time.perf_counter() - start, progress=progress, trained=trained,
     )
-    qs.predictions = _draw_predictions(trained, val)
+    qs.predictions = _draw_predictions(trained, detect, val)
     if extra_steps:
         qs.lines.extend(export_int8(qs))
     qs.seconds = time.perf_counter() - start
     return qs
+
+
+def best_in_memory(result, progress: bool) -> tuple[runs.Trained, object, dict]:
+    """The trained model as a `Trained` at its best weights, its detect function and its validation metrics.
+
+    The model stays the one training built: when the last evaluation was the best (the usual case with a
+    cosine schedule) its weights and metrics are used as they are; otherwise best.weights.h5 is loaded into
+    it and evaluated once with training's detect function (no new model, no new trace).
+    """
+    from spinenet_lite.config import load_recipe
+    from spinenet_lite.evaluate import evaluate
+    from spinenet_lite.runtimes.keras import recipe_detect_fn
+
+    run_dir = Path(result.run_dir)
+    recipe = load_recipe(str(run_dir / runs.RECIPE_FILE))
+    best = run_dir / runs.BEST_WEIGHTS
+    model = result.model
+    detect = result.detect_fn or recipe_detect_fn(model, recipe)
+    if result.model_is_best and result.last_metrics:
+        metrics = result.last_metrics
+    else:
+        if best.is_file():
+            runs.load_weights_checked(model, best, recipe.model.name)
+        metrics = evaluate(detect, _split(recipe, "val"), int(recipe.model.input_size), batch_size=8,
+                           progress=progress)
+    trained = runs.Trained(model=model, recipe=recipe, class_names=runs.read_classes(run_dir),
+                           path=best if best.is_file() else run_dir / runs.LAST_WEIGHTS)
+    return trained, detect, metrics
 
 
 def _split(recipe, split: str):
@@ -98,16 +128,18 @@ def _split(recipe, split: str):
     return load_dataset(recipe.data, split)
 
 
-def _draw_predictions(trained: runs.Trained, val, count: int = 8, conf: float = 0.3) -> Path:
-    """Annotated validation images and a mosaic of them in `run/predictions/`."""
+def _draw_predictions(trained: runs.Trained, detect, val, count: int = 8, conf: float = 0.3) -> Path:
+    """Annotated validation images and a mosaic of them in `run/predictions/`, drawn with `detect` (the
+    evaluation's function: its lower score threshold keeps every box at `conf`, which predict filters by)."""
     from PIL import Image
 
     from spinenet_lite.io import atomic_write_bytes
-    from spinenet_lite.predict import predict, trained_detector
+    from spinenet_lite.predict import Detector, predict
     from spinenet_lite.visualize import mosaic
 
     folder = trained.run_dir / runs.PREDICTIONS_DIR
-    doc = predict(trained_detector(trained, conf), [s.path for s in val.samples[:count]], out_dir=folder, conf=conf)
+    detector = Detector(detect, trained.input_size, tuple(trained.class_names), str(trained.path))
+    doc = predict(detector, [s.path for s in val.samples[:count]], out_dir=folder, conf=conf)
     pictures = [Image.open(item["output"]) for item in doc["images"] if "output" in item]
     if not pictures:
         return folder

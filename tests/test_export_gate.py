@@ -65,6 +65,31 @@ def test_gate_fails_on_shifted_boxes(export_kit, val_data):
     assert "FAIL" in parity.format_table(rows)
 
 
+def test_gate_compares_with_a_reference_evaluation_already_done():
+    """Given the float model's evaluation (the quickstart passes training's last one), the gate compares with it
+    and does not run the reference again; that row shows no latency, as it was not timed one image at a time."""
+    from spinenet_lite.config import DataConfig
+    from spinenet_lite.data import load_dataset
+    from spinenet_lite.evaluate import evaluate
+
+    size = 64
+    data = load_dataset(DataConfig(format="synthetic", synthetic_images=30), "val")
+    reference = evaluate(oracle(data, size), data, size, batch_size=4, progress=False)
+
+    def not_again(batch):
+        raise AssertionError("the reference was evaluated again")
+
+    rows = parity.parity_gate(not_again, {"same": oracle(data, size), "shifted": oracle(data, size, 0.05)}, data,
+                              size, max_drop_float=0.2, reference_metrics=reference)
+    by_label = {r.label: r for r in rows}
+    assert by_label["keras-fp32"].ap == pytest.approx(reference["AP"]) and reference["AP"] > 95
+    assert by_label["keras-fp32"].latency_ms == 0.0
+    assert by_label["same"].passed and abs(by_label["same"].delta) < 1e-6
+    assert not by_label["shifted"].passed
+    reference_line = parity.format_table(rows).splitlines()[1].split()
+    assert reference_line[0] == "keras-fp32" and reference_line[-2] == "-"
+
+
 def test_gate_fails_on_a_tflite_with_zeroed_weights(export_kit, val_data, tmp_path):
     """A real artifact, broken: the zeroed TFLite model runs but finds nothing; the gate names it."""
     broken = tmp_path / "broken.tflite"

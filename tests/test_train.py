@@ -233,3 +233,18 @@ def test_saves_at_evaluation_epochs_and_the_end(tmp_path):
     rows = read_history(run / "results.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert [r["AP"] == r["AP"] for r in rows] == [False, True, False, True]  # NaN where not evaluated
+
+    # The trained model comes back in memory with the detect function its evaluations traced; the quickstart
+    # uses it at its best weights (loaded into the same model only when the last evaluation was not the best).
+    from spinenet_lite.quickstart import best_in_memory
+    from spinenet_lite.runs import load_trained
+
+    best = {layer.name: layer.get_weights() for layer in load_trained(run / "best.weights.h5").model.layers}
+
+    def holds_best(model) -> bool:  # by layer name: the trained model has no stochastic-depth layers
+        return all(np.array_equal(a, b) for layer in model.layers for a, b in zip(layer.get_weights(), best[layer.name]))
+
+    assert result.detect_fn is not None and holds_best(result.model) == result.model_is_best
+    trained, detect, metrics = best_in_memory(result, progress=False)
+    assert trained.model is result.model and detect is result.detect_fn and holds_best(trained.model)
+    assert metrics["AP"] == pytest.approx(max(r["AP"] for r in rows if r["AP"] == r["AP"]), abs=1e-6)

@@ -31,6 +31,9 @@ class TrainResult:
     last_metrics: dict
     seconds: float
     stopped_early: bool
+    model: object = None  # the trained keras.Model as it ends (last weights), for use without reloading
+    detect_fn: object = None  # the evaluations' detect function over `model` (None: nothing evaluated here)
+    model_is_best: bool = False  # `model` holds the weights of best.weights.h5 (its last evaluation was the best)
 
 
 def _log(msg: str) -> None:
@@ -232,7 +235,7 @@ class _Loop:
         stop_at = min(self.total_steps, self.max_steps) if self.max_steps else self.total_steps
         eval_seconds = 0.0
         timed_seconds, timed_steps = 0.0, 0  # epochs after the first (no tracing), for the budget's estimate
-        stopped_early, metrics = False, {}
+        stopped_early, metrics, model_is_best = False, {}, False
         evaluated = [r for r in history if r["AP"] == r["AP"]]  # NaN: epoch without evaluation
         best_ap50 = max(evaluated, key=lambda r: r["AP"])["AP50"] if evaluated else -1.0
         bar = tqdm(total=stop_at, initial=step, desc="train", unit="step", file=sys.stderr, disable=not self.progress,
@@ -243,6 +246,7 @@ class _Loop:
                 self._freeze_bn_if_due(step)
                 tic = time.perf_counter()
                 step, sums, count, stopped_early = self._train_epoch(step, epoch, stop_at, start, budget, bar)
+                model_is_best = False
                 epoch_done = step == (epoch + 1) * self.steps_per_epoch
                 seconds = time.perf_counter() - tic
                 if epoch_done:
@@ -258,6 +262,7 @@ class _Loop:
                         self.state.best_ap.assign(metrics["AP"])
                         best_ap50 = metrics["AP50"]
                         runs.save_weights_atomic(self.model, self.run_dir / runs.BEST_WEIGHTS)
+                        model_is_best = True
                     bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.2f}  AP50 {row['AP50']:.2f}",
                               file=sys.stderr)
                 if math.isfinite(budget) and epoch_done and not last and epoch > 0 and not self.max_steps:
@@ -286,7 +291,8 @@ class _Loop:
         return TrainResult(
             run_dir=self.run_dir, epochs_done=int(self.state.epoch.numpy()), steps_done=step,
             best_ap=float(self.state.best_ap.numpy()), best_ap50=float(best_ap50), last_metrics=metrics,
-            seconds=time.perf_counter() - start, stopped_early=stopped_early,
+            seconds=time.perf_counter() - start, stopped_early=stopped_early, model=self.model,
+            detect_fn=self.detect, model_is_best=model_is_best,
         )
 
     def _train_epoch(self, step: int, epoch: int, stop_at: int, start: float, budget: float, bar):
