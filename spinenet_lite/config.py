@@ -19,16 +19,23 @@ from spinenet_lite.errors import SpineNetLiteError, suggest
 @dataclass(frozen=True)
 class ModelConfig:
     """Which registered model to build and how. A setting left unset (None) is the registry's value for the
-    model (`model_info(name).defaults`: swish for the mobile family, relu for the full-size one)."""
+    model (`model_info(name)`: its paper input size; `.defaults`: swish for the mobile family, relu for the
+    full-size one). The input size is resolved here, so every reader of a recipe sees a number."""
 
     name: str = "spinenet49xs"
-    input_size: int = 384
+    input_size: int | None = None
     activation: str | None = None
     # e.g. relu6: used instead of `activation` on the expanded tensors of the level 1-2 MBConv blocks (mobile
     # models); None: `activation` everywhere, as the paper. Measured in docs/ablations.md.
     early_activation: str | None = None
     # Overrides forwarded to create_model (e.g. head_filters); keys are checked by the registry.
     overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.input_size is None:
+            from spinenet_lite.models.registry import model_info
+
+            object.__setattr__(self, "input_size", model_info(self.name).input_size)
 
 
 @dataclass(frozen=True)
@@ -223,7 +230,10 @@ def _section(cls: type, values: dict, where: str) -> Any:
         if key not in names:
             raise SpineNetLiteError(f"{where}: unknown key {key!r}{suggest(key, names)}")
         kwargs[key] = _coerce(value, getattr(defaults, key), f"{where}.{key}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except SpineNetLiteError as err:  # a value resolved from another one (the model's input size from its name)
+        raise SpineNetLiteError(f"{where}: {err}") from None
 
 
 def recipe_from_dict(values: dict, where: str = "recipe") -> Recipe:
