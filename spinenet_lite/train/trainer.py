@@ -261,8 +261,7 @@ class _Loop:
                     if metrics["AP"] > float(self.state.best_ap.numpy()):
                         self.state.best_ap.assign(metrics["AP"])
                         best_ap50 = metrics["AP50"]
-                        runs.save_weights_atomic(self.model, self.run_dir / runs.BEST_WEIGHTS)
-                        model_is_best = True
+                        model_is_best = True  # written by _save_epoch, as a copy of last.weights.h5
                     bar.write(f"epoch {row['epoch']:g}: loss {row['loss']:.4f}  AP {row['AP']:.2f}  AP50 {row['AP50']:.2f}",
                               file=sys.stderr)
                 if math.isfinite(budget) and epoch_done and not last and epoch > 0 and not self.max_steps:
@@ -275,7 +274,7 @@ class _Loop:
                     bar.refresh()
                 self.state.seconds.assign(time.perf_counter() - start)
                 history.append(row)
-                self._save_epoch(history, evaluation_epoch)
+                self._save_epoch(history, evaluation_epoch, new_best=model_is_best)
         except KeyboardInterrupt:
             bar.close()
             saved = self.state.latest
@@ -349,12 +348,17 @@ class _Loop:
             tf.summary.scalar("val/AP50", metrics["AP50"])
         return metrics
 
-    def _save_epoch(self, history: list[dict], evaluated: bool) -> None:
+    def _save_epoch(self, history: list[dict], evaluated: bool, new_best: bool = False) -> None:
         """results.csv after every epoch; last.weights.h5, the resumable checkpoint and results.png (seconds each)
-        after an evaluated epoch and the last one; TensorBoard flushed."""
+        after an evaluated epoch and the last one; best.weights.h5 as a copy of last.weights.h5 (the same
+        weights: one Keras save instead of two) before the checkpoint that records its AP; TensorBoard flushed."""
+        from spinenet_lite.io import atomic_write_bytes
+
         write_history(self.run_dir / runs.RESULTS_CSV, history)
         if evaluated:
             runs.save_weights_atomic(self.model, self.run_dir / runs.LAST_WEIGHTS)
+            if new_best:
+                atomic_write_bytes(self.run_dir / runs.BEST_WEIGHTS, (self.run_dir / runs.LAST_WEIGHTS).read_bytes())
             self.state.save()
             plot_history(self.run_dir / runs.RESULTS_PNG, history)
         self.writer.flush()
