@@ -4,7 +4,8 @@
   when it is missing.
 - `tiny_data`: three small images in COCO, VOC and YOLO layouts with the same content, written on demand.
 - `export_kit`: the export tests' real spinenet49xxs at 64 px, BCCD images, and each artifact converted once.
-- `bccd_float_run`: a float run folder on BCCD written by the real trainer (QAT and the quickstart's fallback).
+- `bccd_float_run`: a float run folder on a BCCD subset written by the real trainer (QAT, the quickstart's
+  fallback).
 - `hand_case`: one image's ground truth and detections whose COCO AP is worked out by hand.
 """
 from __future__ import annotations
@@ -288,14 +289,30 @@ def export_kit(bccd_root) -> ExportKit:
 
 # ---- trained BCCD runs ------------------------------------------------------------------------------------------
 
-def bccd_recipe(size: int = 64):
+def bccd_recipe(size: int = 64, root: Path | None = None):
     """spinenet49xxs on BCCD (train / test splits) at `size` px, one epoch, batch 8, one QAT epoch."""
     from spinenet_lite.config import DataConfig, ModelConfig, Recipe, TrainConfig
 
     return Recipe(model=ModelConfig(name="spinenet49xxs", input_size=size),
-                  data=DataConfig(format="voc", root=str(require_bccd()), train="train", val="test",
+                  data=DataConfig(format="voc", root=str(root or require_bccd()), train="train", val="test",
                                   scale_min=0.75, scale_max=1.25),
                   train=TrainConfig(epochs=1, batch_size=8, warmup_steps=0, stochastic_depth=0.0, qat_epochs=1))
+
+
+def bccd_subset(folder: Path, train: int = 32, test: int = 16) -> Path:
+    """The first `train` / `test` images of BCCD's train / test splits copied to a VOC folder (the three classes
+    all occur in them): a training run, its evaluation, QAT and the export gate on real images in seconds."""
+    import shutil
+
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", train), ("test", test)):
+        stems = (require_bccd() / "ImageSets" / "Main" / f"{split}.txt").read_text().split()[:count]
+        for stem in stems:
+            shutil.copy(BCCD / "Annotations" / f"{stem}.xml", folder / "Annotations")
+            shutil.copy(BCCD / "JPEGImages" / f"{stem}.jpg", folder / "JPEGImages")
+        (folder / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(stems) + "\n")
+    return folder
 
 
 @pytest.fixture(scope="session", name="bccd_recipe")
@@ -306,7 +323,7 @@ def bccd_recipe_fixture():
 
 @pytest.fixture(scope="session")
 def bccd_float_run(tmp_path_factory, bccd_root) -> Path:
-    """A float run folder written by the real trainer (3 steps at 64 px), predictors spread.
+    """A float run folder written by the real trainer (3 steps at 64 px on `bccd_subset`), predictors spread.
 
     After 3 steps the box predictor is still ~0 (zero init) and every class logit is the prior: both predictors
     are spread so the raw outputs carry signal and an int8-vs-float cosine check can fail. Read-only for tests:
@@ -316,7 +333,7 @@ def bccd_float_run(tmp_path_factory, bccd_root) -> Path:
     from spinenet_lite.train.trainer import train
 
     run = tmp_path_factory.mktemp("runs") / "float"
-    train(bccd_recipe(), run, progress=False, max_steps=3)
+    train(bccd_recipe(root=bccd_subset(tmp_path_factory.mktemp("bccd_subset"))), run, progress=False, max_steps=3)
     trained = load_trained(run)
     rng = np.random.default_rng(1)
     for name in ("class_predict", "box_predict"):

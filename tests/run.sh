@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command. Runs the whole suite, slow-marked tests included (they must pass in CI too),
-# on two workers (one per core; files stay whole on one worker so module fixtures convert each model once).
+# The README's test command: the suite without the slow-marked matrix (full-size models, long or two-replica
+# runs), on two workers (one per core; files stay whole on one worker so module fixtures convert each model once).
+# `bash tests/run.sh -m slow` runs the slow set (CI runs both); the later -m wins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 --timeout 1500 tests "$@"
+python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25 --timeout 1500 -m "not slow" tests "$@"

@@ -22,6 +22,12 @@ def _model(name):
     return _CACHE[name]
 
 
+@pytest.fixture(scope="module", params=ALL)
+def zoo_model(request):
+    """Each registry model, built once for all the matrix tests that take it (pytest groups the tests by model)."""
+    return _model(request.param)
+
+
 def _images(batch=2, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (batch, SIZE, SIZE, 3)).astype("float32")
 
@@ -32,11 +38,10 @@ def test_registry_lists_both_families():
     assert model_info("spinenet49xs").input_size == 384 and model_info("spinenet143-full").input_size == 1280
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_forward_shapes_match_anchor_count(name):
+def test_forward_shapes_match_anchor_count(zoo_model):
     from spinenet_lite.anchors import generate_anchors
 
-    model = _model(name)
+    model = zoo_model
     out = model(_images(), training=False)
     assert set(out) == {"box_encodings", "class_logits"}
     n = generate_anchors(SIZE).shape[0]
@@ -48,9 +53,8 @@ def test_forward_shapes_match_anchor_count(name):
     assert abs(float(np.median(out["class_logits"].numpy())) + np.log(99.0)) < 2.0
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_gradients_reach_every_trainable_weight(name):
-    model = _model(name)
+def test_gradients_reach_every_trainable_weight(zoo_model):
+    model = zoo_model
     x = tf.constant(_images(batch=1))
     with tf.GradientTape() as tape:
         out = model(x, training=False)
@@ -63,9 +67,8 @@ def test_gradients_reach_every_trainable_weight(name):
     model(x, training=True)  # the stochastic-depth path runs too
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_get_config_round_trip(name):
-    model = _model(name)
+def test_get_config_round_trip(zoo_model):
+    model = zoo_model
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
     x = _images(batch=1, seed=1)

@@ -176,7 +176,8 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_promise_one(tmp_path, monke
         return fn
 
     monkeypatch.setattr(step, "make_train_step", interrupted_step)
-    recipe = load_recipe("quickstart", ["model.input_size=64", "data.synthetic_images=40", "train.batch_size=4"])
+    recipe = load_recipe("quickstart", ["model.input_size=64", "model.overrides={head_convs: 1}",
+                                        "data.synthetic_images=20", "train.batch_size=4"])
     with pytest.raises(KeyboardInterrupt):
         train(recipe, tmp_path / "run", progress=False)
     err = capsys.readouterr().err

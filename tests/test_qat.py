@@ -31,6 +31,33 @@ def qat_run(float_run):
     return qat(None, float_run, calibration_images=16, max_steps=2, progress=False)
 
 
+@pytest.fixture(scope="module")
+def qat_loaded(qat_run):
+    """The QAT run as `export` loads it (built, quantized and read once for the module's tests)."""
+    from spinenet_lite.runs import load_qat
+
+    return load_qat(qat_run.run_dir)
+
+
+@pytest.fixture(scope="module")
+def float_model(float_run):
+    """The float run's model, loaded once (read-only for tests)."""
+    from spinenet_lite.runs import load_trained
+
+    return load_trained(float_run).model
+
+
+@pytest.fixture(scope="module")
+def calibrated(float_model, bccd_root):
+    """A fresh QAT graph of the float model, calibrated on 4 test images in two batches; and those images."""
+    from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
+
+    model = quantize_model(float_model)
+    images = val_images(bccd_root, 4)
+    calibrate_ranges(model, [images[:2], images[2:]])
+    return model, images
+
+
 def val_images(bccd: Path, n: int) -> np.ndarray:
     from spinenet_lite.preprocess import letterbox, load_image
 
@@ -39,11 +66,10 @@ def val_images(bccd: Path, n: int) -> np.ndarray:
                      for name in names])
 
 
-def test_qat_writes_a_run_folder_export_reads(float_run, qat_run):
+def test_qat_writes_a_run_folder_export_reads(float_run, qat_run, qat_loaded, float_model):
     from spinenet_lite.config import load_recipe
-    from spinenet_lite.runs import is_qat_run, load_qat
+    from spinenet_lite.runs import is_qat_run
     from spinenet_lite.quant_graph import input_range_variables
-    from spinenet_lite.runs import load_trained
     from spinenet_lite.train.history import read_history
 
     out = qat_run.run_dir
@@ -53,8 +79,7 @@ def test_qat_writes_a_run_folder_export_reads(float_run, qat_run):
     recipe = load_recipe(str(out / "recipe.yaml"))
     assert recipe.train.learning_rate == recipe.train.qat_learning_rate and recipe.train.epochs == 1
     assert qat_run.train.steps_done == 2 and len(read_history(out / "results.csv")) == 1
-    loaded = load_qat(out)
-    float_model = load_trained(float_run).model
+    loaded = qat_loaded
     for layer in float_model.layers:  # the parity gate's reference is the float run, not a fresh model
         if not layer.weights:  # weightless layers (stochastic depth) exist only in the training build
             continue
@@ -64,12 +89,9 @@ def test_qat_writes_a_run_folder_export_reads(float_run, qat_run):
     assert (float(low.numpy()), float(high.numpy())) == (0.0, 255.0)  # the input quantizer keeps the pixel range
 
 
-def test_qat_changed_the_weights_and_calibrated_ranges(float_run, qat_run):
-    from spinenet_lite.runs import load_qat
-    from spinenet_lite.runs import load_trained
-
-    model = load_qat(qat_run.run_dir).model
-    pointwise = load_trained(float_run).model.get_layer("class_predict").get_weights()[1]
+def test_qat_changed_the_weights_and_calibrated_ranges(qat_loaded, float_model):
+    model = qat_loaded.model
+    pointwise = float_model.get_layer("class_predict").get_weights()[1]
     qat_kernel = next(v for v in model.weights if "class_predict/" in v.name and v.name.endswith("kernel:0"))
     assert qat_kernel.shape == pointwise.shape and not np.allclose(qat_kernel.numpy(), pointwise)  # moved
     maxima = [float(v.numpy()) for v in model.weights
@@ -77,34 +99,24 @@ def test_qat_changed_the_weights_and_calibrated_ranges(float_run, qat_run):
     assert maxima and sum(m != 6.0 for m in maxima) > 0.9 * len(maxima)  # ranges left tfmot's [-6, 6] start
 
 
-def test_calibration_sets_ranges_from_the_images_not_tfmots_start(float_run, bccd_root):
+def test_calibration_sets_ranges_from_the_images_not_tfmots_start(calibrated):
     """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches;
     calibration must move them to the observed activations."""
-    from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
-    from spinenet_lite.runs import load_trained
-
-    model = quantize_model(load_trained(float_run).model)
-    images = val_images(bccd_root, 4)
-    calibrate_ranges(model, [images[:2], images[2:]])
+    model, _ = calibrated
     maxima = [float(v.numpy()) for v in model.weights
               if v.name.endswith("max:0") and "kernel" not in v.name and "quantize_layer" not in v.name]
     assert len(maxima) > 100 and sum(abs(m - 6.0) > 0.2 for m in maxima) > 0.9 * len(maxima)
 
 
-def test_shared_head_convs_get_one_output_range_per_level(float_run, bccd_root):
+def test_shared_head_convs_get_one_output_range_per_level(float_model, calibrated):
     """The head's convs are shared by P3-P7; TFLite gives each call's output its own int8 range, so the QAT
     graph must too (one shared quantizer clips the wider levels: BCCD QAT at lr 0 loses 3.7 AP with one range,
     0.7 with one per level). The predictors are the exception: TFLite quantizes them at their concatenation's
     range, one for all levels, so the QAT graph has that one range and no per-level ones (which export as a
     requantize op per level)."""
     from spinenet_lite.keras import keras
-    from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
-    from spinenet_lite.runs import load_trained
 
-    float_model = load_trained(float_run).model
-    model = quantize_model(float_model)
-    images = val_images(bccd_root, 2)
-    calibrate_ranges(model, [images])
+    model, images = calibrated
 
     def ranges(layer_name):
         return [float(v.numpy()) for v in model.get_layer(layer_name).weights
@@ -123,18 +135,19 @@ def test_shared_head_convs_get_one_output_range_per_level(float_run, bccd_root):
     assert not any(layer.name.startswith("quant_box_predict_q") for layer in model.layers)
     predictor = float_model.get_layer("box_predict")
     probe = keras.Model(float_model.input, [predictor.get_output_at(i) for i in range(levels)])
-    widest = max(float(np.max(out)) for out in probe(images, training=False))
+    # calibration ends at the mean over its batches of each batch's maximum
+    widest = np.mean([max(float(np.max(out)) for out in probe(batch, training=False))
+                      for batch in (images[:2], images[2:])])
     np.testing.assert_allclose(ranges("quant_box_encodings")[0], widest, rtol=0.05)
 
 
-def test_qat_int8_export_agrees_with_qat_keras(qat_run, bccd_root, cosine, tmp_path):
+def test_qat_int8_export_agrees_with_qat_keras(qat_loaded, bccd_root, cosine, tmp_path):
     """The QAT export gate: cosine of raw outputs >= 0.99 between the QAT Keras model and its int8 TFLite."""
     from spinenet_lite.anchors import generate_anchors
     from spinenet_lite.export import tflite
     from spinenet_lite.runtimes.tflite import TFLiteRunner
-    from spinenet_lite.runs import load_qat
 
-    model = load_qat(qat_run.run_dir).model
+    model = qat_loaded.model
     path = tmp_path / "qat_int8.tflite"
     path.write_bytes(tflite.convert(model, generate_anchors(S), "int8", raw=True))
     runner = TFLiteRunner(path)

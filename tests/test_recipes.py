@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 PAPER = ("49xxs", "49xs", "49s", "49")
 
@@ -23,7 +22,6 @@ MIRRORED_RUN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
 def test_a_paper_recipe_trains_under_mirrored_on_two_replicas_past_the_first_summary(tmp_path):
     """The paper recipes ask for `mirrored`; the trainer must read its learning rate (a per-replica variable there)
     for the TensorBoard summary every 10 steps and for results.csv. 49xxs at 64 px with one head conv keeps the

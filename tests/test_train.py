@@ -13,7 +13,8 @@ import pytest
 from spinenet_lite.config import load_recipe
 
 TINY = ["model.input_size=64", "data.synthetic_images=40", "train.batch_size=4", "train.warmup_steps=2",
-        "train.stochastic_depth=0.0", "data.scale_min=1.0", "data.scale_max=1.0", "train.freeze_bn_epochs=0"]
+        "train.stochastic_depth=0.0", "data.scale_min=1.0", "data.scale_max=1.0", "train.freeze_bn_epochs=0",
+        "model.overrides={head_convs: 1}"]  # one head conv: the same backbone, BN and losses, fewer layers to trace
 
 
 def _env(tmp_path: Path) -> dict:
@@ -94,7 +95,10 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_replica_mirrored_matches_one_device(tmp_path):
+    """Slow (two models traced under two strategies); the fast set trains under `mirrored` on two replicas in
+    test_recipes."""
     code = MIRRORED.format(tests=str(Path(__file__).parent), steps=4, lr=0.01)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path),
                           timeout=900)
@@ -125,7 +129,8 @@ def _train_cmd(tmp_path: Path, *extra: str) -> list[str]:
 
 def test_kill_and_resume_keeps_the_step_count(tmp_path):
     run = tmp_path / "runs" / "tiny"
-    sets = [a for s in TINY + ["train.epochs=3", "train.checkpoint_every_steps=2", "train.eval_every=10"]
+    sets = [a for s in TINY + ["data.synthetic_images=20", "train.epochs=3", "train.checkpoint_every_steps=2",
+                               "train.eval_every=10"]
             for a in ("--set", s)]
     proc = subprocess.Popen(_train_cmd(tmp_path, "quickstart", "--project", str(tmp_path / "runs"), "--name", "tiny",
                                        *sets), env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -146,7 +151,7 @@ def test_kill_and_resume_keeps_the_step_count(tmp_path):
                           text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resumed {run} at step {saved_step}" in done.stderr
-    steps_per_epoch = 32 // 4  # 40 images, every 5th is validation
+    steps_per_epoch = 16 // 4  # 20 images, every 5th is validation
     assert f"epochs, steps  3, {3 * steps_per_epoch}" in done.stdout
     from spinenet_lite.train.history import read_history
 
@@ -170,50 +175,38 @@ def test_fresh_train_into_existing_run_is_an_error(tmp_path):
         prepare_run(None, run, resume=True)
 
 
-def test_frozen_batch_norm_phase_holds_statistics_across_a_resume(tmp_path, monkeypatch):
-    """The last `freeze_bn_epochs` train the weights only: batch-norm scale, offset and moving statistics stay as
-    they were, also when the run is resumed just before the frozen phase."""
+def test_a_fresh_model_trains_its_first_epoch_then_the_frozen_phase_holds_across_a_resume(tmp_path, monkeypatch):
+    """`freeze_bn_epochs` >= `epochs` must not freeze a model from scratch at its initial statistics (0 / 1): its
+    first epoch trains batch norm. The frozen epochs after it train the weights only: batch-norm scale, offset and
+    moving statistics stay as they were, also when the run is resumed just before the frozen phase."""
     monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
-    from spinenet_lite.keras import keras
-    from spinenet_lite.runs import load_trained
-    from spinenet_lite.train.trainer import train
-
-    recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=1", "train.eval_every=10",
-                                               "train.learning_rate=0.01"])
-    run = tmp_path / "run"
-    train(recipe, run, progress=False, max_steps=8)  # epoch 1 of 2: batch norm still trains
-
-    def weights(model):
-        bn, conv = [], []
-        for layer in model.submodules:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                bn += [w.numpy().copy() for w in layer.weights]
-            elif isinstance(layer, keras.layers.Conv2D):
-                conv += [layer.kernel.numpy().copy()]
-        return bn, conv
-
-    bn_before, conv_before = weights(load_trained(run / "last.weights.h5").model)
-    result = train(None, run, resume=True, progress=False)
-    assert result.steps_done == 16 and np.isfinite(result.last_metrics["AP"])
-    bn_after, conv_after = weights(load_trained(run / "last.weights.h5").model)
-    assert len(bn_before) > 100
-    assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after))
-    assert not all(np.array_equal(a, b) for a, b in zip(conv_before, conv_after))
-    assert all(np.isfinite(a).all() for a in conv_after)
-
-
-def test_a_fresh_model_trains_its_first_epoch_with_batch_statistics(tmp_path):
-    """freeze_bn_epochs >= epochs must not freeze a model from scratch at its initial statistics (0 / 1)."""
     from spinenet_lite.keras import keras
     from spinenet_lite.runs import load_trained
     from spinenet_lite.train.trainer import train
 
     recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=5", "train.eval_every=10",
                                                "train.learning_rate=0.01"])
-    train(recipe, tmp_path / "run", progress=False, max_steps=4)
-    means = [layer.moving_mean.numpy() for layer in load_trained(tmp_path / "run" / "last.weights.h5").model.submodules
-             if isinstance(layer, keras.layers.BatchNormalization)]
+    run = tmp_path / "run"
+    train(recipe, run, progress=False, max_steps=8)  # epoch 1 of 2: a fresh model, batch norm trains
+
+    def weights(model):
+        bn, conv, means = [], [], []
+        for layer in model.submodules:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                bn += [w.numpy().copy() for w in layer.weights]
+                means.append(layer.moving_mean.numpy().copy())
+            elif isinstance(layer, keras.layers.Conv2D):
+                conv += [layer.kernel.numpy().copy()]
+        return bn, conv, means
+
+    bn_before, conv_before, means = weights(load_trained(run / "last.weights.h5").model)
     assert len(means) > 100 and sum(bool(np.any(m != 0)) for m in means) > 0.9 * len(means)
+    result = train(None, run, resume=True, progress=False)  # epoch 2: frozen from its first step
+    assert result.steps_done == 16 and np.isfinite(result.last_metrics["AP"])
+    bn_after, conv_after, _ = weights(load_trained(run / "last.weights.h5").model)
+    assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after))
+    assert not all(np.array_equal(a, b) for a, b in zip(conv_before, conv_after))
+    assert all(np.isfinite(a).all() for a in conv_after)
 
 
 def test_saves_at_evaluation_epochs_and_the_end(tmp_path):
