@@ -21,6 +21,24 @@ REPO = Path(__file__).resolve().parents[1]
 BCCD = REPO / "datasets" / "bccd"
 
 
+# Session fixtures too costly to build twice: the test runner (`--dist loadgroup`) keeps every file that uses one
+# on the same worker, so each is built once per run. Other files stay whole on one worker each.
+SHARED_ACROSS_FILES = ("export_kit", "bccd_float_run")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """An `xdist_group` per file: the name of the shared fixture the file uses, else the file's own path."""
+    uses: dict[str, set] = {}
+    for item in items:
+        uses.setdefault(item.nodeid.split("::")[0], set()).update(
+            name for name in SHARED_ACROSS_FILES if name in getattr(item, "fixturenames", ()))
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        shared = sorted(uses[path])
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else Path(path).stem))
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
