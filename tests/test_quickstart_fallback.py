@@ -1,5 +1,5 @@
-"""The quickstart's int8 step falls back to QAT when post-training quantization fails its parity gate. Its own
-file, so the test runner can put it on another worker than test_qat.py (each needs a few minutes of QAT)."""
+"""The quickstart's int8 step falls back to QAT when post-training quantization fails its parity gate (on the
+shared BCCD float run, which the test runner trains once for this file and test_qat.py)."""
 from __future__ import annotations
 
 
