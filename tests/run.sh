@@ -5,4 +5,4 @@
 # `bash tests/run.sh -m slow` runs the slow set (CI runs both); the later -m wins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25 --timeout 1500 -m "not slow" tests "$@"
+python3 -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=25 --timeout 3600 -m "not slow" tests "$@"
