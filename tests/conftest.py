@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 BCCD = REPO / "datasets" / "bccd"
 
 
-# Session fixtures too costly to build twice: the test runner (`--dist loadgroup`) keeps every file that uses one
+# Shared fixtures too costly to build twice: the test runner (`--dist loadgroup`) keeps every file that uses one
 # on the same worker, so each is built once per run. Other files stay whole on one worker each.
 SHARED_ACROSS_FILES = ("export_kit", "bccd_float_run")
 
