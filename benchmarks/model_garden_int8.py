@@ -26,16 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
               help="Images to calibrate on (train split) and to compare on (val split), Pascal VOC layout.")
 @click.option("--calibration-images", default=100, show_default=True)
 @click.option("--min-score", default=0.5, show_default=True, help="Float detections kept as labels.")
-@click.option("--out", default="runs/mg_int8", show_default=True)
-def main(checkpoint: str, model_name: str, data: str, calibration_images: int, min_score: float, out: str) -> None:
+@click.option("--raw/--no-raw", default=True, show_default=True, help="Also export --raw and compare raw outputs.")
+@click.option("--out", default="runs/mg_int8", show_default=True, help="Run and exports (kept; reused when present).")
+def main(checkpoint: str, model_name: str, data: str, calibration_images: int, min_score: float, raw: bool,
+         out: str) -> None:
     from spinenet_lite.config import DataConfig
     from spinenet_lite.data import load_dataset
     from spinenet_lite.export.api import export
     from spinenet_lite.export.parity import check, float_labelled, format_table, parity_gate
     from spinenet_lite.model_garden import import_checkpoint
-    from spinenet_lite.preprocess import letterbox, load_image
     from spinenet_lite.runs import RECIPE_FILE, load_run
-    from spinenet_lite.runtimes.tflite import TFLiteRunner, requantization_scales
+    from spinenet_lite.runtimes.tflite import requantization_scales
 
     out_dir = Path(out)
     run = out_dir / "imported"
@@ -48,12 +49,13 @@ def main(checkpoint: str, model_name: str, data: str, calibration_images: int, m
                                  export=dataclasses.replace(recipe.export, calibration_images=calibration_images))
     trained = dataclasses.replace(trained, recipe=recipe)
     size = trained.input_size
-    results = {}
-    for raw in (False, True):
-        folder = out_dir / ("export_raw" if raw else "export")
-        results[raw] = export(trained, ["tflite"], out=folder, precision="int8", raw=raw, overwrite=True, gate=False)
-    detection = results[False].artifacts["tflite-int8"]
-    raw_path = next(iter(results[True].artifacts.values()))
+    paths = {}
+    for kind in (False, True) if raw else (False,):
+        folder = out_dir / ("export_raw" if kind else "export")
+        found = sorted(folder.glob("*.tflite"))
+        paths[kind] = found[0] if found else next(iter(export(trained, ["tflite"], out=folder, precision="int8",
+                                                              raw=kind, overwrite=True, gate=False).artifacts.values()))
+    detection = paths[False]
     worst = max(scale for _, _, scale in requantization_scales(detection.read_bytes()))
     click.echo(f"largest int8 requantization scale: {worst:.2f} (XNNPACK takes < 256)")
 
@@ -65,6 +67,15 @@ def main(checkpoint: str, model_name: str, data: str, calibration_images: int, m
     rows = parity_gate(reference, {"tflite-int8": str(detection)}, labelled, size,
                        max_drop_int8=recipe.export.max_ap_drop_int8)
     click.echo(format_table(rows))
+    if raw:
+        compare_raw(trained, paths[True], val, size)
+    check(rows)
+
+
+def compare_raw(trained, raw_path: Path, val, size: int) -> None:
+    """Cosine and largest difference of the int8 --raw outputs against the float model's, per image."""
+    from spinenet_lite.preprocess import letterbox, load_image
+    from spinenet_lite.runtimes.tflite import TFLiteRunner
 
     runner = TFLiteRunner(raw_path)
     cosines, ratios = {"box_encodings": [], "class_logits": []}, {"box_encodings": [], "class_logits": []}
@@ -79,7 +90,6 @@ def main(checkpoint: str, model_name: str, data: str, calibration_images: int, m
     for key in cosines:
         click.echo(f"raw {key}: cosine min {min(cosines[key]):.5f}, max |int8 - float| / max |float| "
                    f"{max(ratios[key]):.4f} over {len(val.samples)} images")
-    check(rows)
 
 
 if __name__ == "__main__":
