@@ -89,6 +89,12 @@ class TrainConfig:
     # Model Garden run. The model and its options come from that run; see spinenet_lite/train/init.py.
     init: str = ""
     init_backbone_only: bool = False  # with init: copy the backbone only, the detection head starts fresh
+    # float32 | mixed_bfloat16 | mixed_float16: the compute type of the training model (variables, losses and
+    # outputs stay float32; float16 scales the loss). Saved weights and exports are float32 either way; QAT
+    # trains in float32.
+    precision: str = "float32"
+    jit_compile: str = "auto"  # auto | true | false: XLA-compile the train step (auto: on for GPU and TPU)
+    steps_per_execution: int = 1  # train steps per compiled call; losses come back to the host once per call
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,10 @@ RANGES = {
     "train.freeze_bn_epochs": (_between(0, None), ">= 0"),
     "train.qat_epochs": (_between(1, None), ">= 1"),
     "train.qat_learning_rate": (_between(0, None, low_open=True), "> 0"),
+    "train.precision": (_one_of("float32", "mixed_bfloat16", "mixed_float16"),
+                        "float32, mixed_bfloat16 or mixed_float16"),
+    "train.jit_compile": (lambda v: str(v).lower() in ("auto", "true", "false"), "auto, true or false"),
+    "train.steps_per_execution": (_between(1, None), ">= 1"),
     "export.score_threshold": (_between(0, 1, high_open=True), "in [0, 1)"),
     "export.iou_threshold": (_between(0, 1, low_open=True), "in (0, 1]"),
     "export.max_detections": (_between(1, None), ">= 1"),

@@ -54,7 +54,9 @@ def detection_head(features: dict, num_classes: int, filters: int, separable: bo
         b = box_pred(box_feats[key])
         classes.append(keras.layers.Reshape((-1, num_classes), name=f"class_flat_{key}")(c))
         boxes.append(keras.layers.Reshape((-1, 4), name=f"box_flat_{key}")(b))
+    # float32 outputs whatever the compute policy (mixed-precision training): the losses, the score threshold
+    # and the box decoding stay in float32.
     return {
-        "box_encodings": keras.layers.Concatenate(axis=1, name="box_encodings")(boxes),
-        "class_logits": keras.layers.Concatenate(axis=1, name="class_logits")(classes),
+        "box_encodings": keras.layers.Concatenate(axis=1, dtype="float32", name="box_encodings")(boxes),
+        "class_logits": keras.layers.Concatenate(axis=1, dtype="float32", name="class_logits")(classes),
     }

@@ -14,12 +14,19 @@ def l2_kernels(model) -> list:
     return [v for v in model.trainable_variables if "kernel" in v.name.split("/")[-1]]
 
 
-def make_train_step(strategy, model, optimizer, loss_kwargs: dict, weight_decay: float):
-    """A tf.function `step(dist_batch) -> dict(total, cls, box, l2)` of losses summed over replicas."""
+LOSS_KEYS = ("total", "cls", "box", "l2")
+
+
+def _replica_step_fn(strategy, model, optimizer, loss_kwargs: dict, weight_decay: float, jit_compile: bool):
+    """The per-replica step `(images, cls_targets, box_targets) -> dict(total, cls, box, l2)`; with `jit_compile`
+    it is XLA-compiled (the replica's forward, backward and update; the input and the loop stay outside, as in
+    tf_keras' `fit`)."""
+    from spinenet_lite.keras import keras
     from spinenet_lite.losses import count_positives, detection_loss
 
     decayed = l2_kernels(model)
     num_replicas = strategy.num_replicas_in_sync
+    scaled = isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
 
     def replica_step(images, cls_targets, box_targets):
         ctx = tf.distribute.get_replica_context()
@@ -32,7 +39,10 @@ def make_train_step(strategy, model, optimizer, loss_kwargs: dict, weight_decay:
             )
             l2 = weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in decayed]) if decayed else tf.constant(0.0)
             total = losses["total"] + l2 / num_replicas
-        grads = tape.gradient(total, model.trainable_variables)
+            objective = optimizer.get_scaled_loss(total) if scaled else total
+        grads = tape.gradient(objective, model.trainable_variables)
+        if scaled:
+            grads = optimizer.get_unscaled_gradients(grads)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return {
             "total": total,
@@ -41,6 +51,15 @@ def make_train_step(strategy, model, optimizer, loss_kwargs: dict, weight_decay:
             "l2": l2 / num_replicas,
         }
 
+    if jit_compile:
+        return tf.function(replica_step, jit_compile=True, reduce_retracing=True)
+    return replica_step
+
+
+def make_train_step(strategy, model, optimizer, loss_kwargs: dict, weight_decay: float, jit_compile: bool = False):
+    """A tf.function `step(dist_batch) -> dict(total, cls, box, l2)` of losses summed over replicas."""
+    replica_step = _replica_step_fn(strategy, model, optimizer, loss_kwargs, weight_decay, jit_compile)
+
     @tf.function
     def step(batch):
         images, targets = batch
@@ -48,3 +67,23 @@ def make_train_step(strategy, model, optimizer, loss_kwargs: dict, weight_decay:
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
 
     return step
+
+
+def make_train_loop(strategy, model, optimizer, loss_kwargs: dict, weight_decay: float, jit_compile: bool = False):
+    """A tf.function `run(dist_iterator, num_steps) -> dict(total, cls, box, l2)`: `num_steps` steps in one call
+    (`train.steps_per_execution`), each step's losses summed over replicas, then summed over the steps. The host
+    reads the losses once per call instead of once per step; `num_steps` is a tensor, so any count runs
+    without retracing."""
+    replica_step = _replica_step_fn(strategy, model, optimizer, loss_kwargs, weight_decay, jit_compile)
+
+    @tf.function
+    def run(iterator, num_steps):
+        sums = tuple(tf.constant(0.0, tf.float32) for _ in LOSS_KEYS)
+        for _ in tf.range(num_steps):
+            images, targets = next(iterator)
+            per_replica = strategy.run(replica_step, args=(images, targets["cls_targets"], targets["box_targets"]))
+            sums = tuple(s + strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica[k], axis=None)
+                         for s, k in zip(sums, LOSS_KEYS))
+        return dict(zip(LOSS_KEYS, sums))
+
+    return run

@@ -104,14 +104,19 @@ class _Loop:
         from spinenet_lite.data.pipeline import make_dataset
         from spinenet_lite.keras import keras, tf
         from spinenet_lite.targets import assign_targets
+        from spinenet_lite.train.precision import check_precision, loss_scaled, precision_policy, resolve_jit
         from spinenet_lite.train.schedule import make_schedule
-        from spinenet_lite.train.step import make_train_step
+        from spinenet_lite.train.step import make_train_loop
         from spinenet_lite.train.strategy import make_strategy, with_sync_batch_norm
 
         self.recipe, self.run_dir, self.progress, self.max_steps = recipe, run_dir, progress, max_steps
         cfg, size = recipe.train, recipe.model.input_size
         keras.utils.set_random_seed(cfg.seed)
+        check_precision(cfg.precision)
+        if cfg.steps_per_execution < 1:
+            raise SpineNetLiteError(f"train.steps_per_execution: {cfg.steps_per_execution} must be 1 or more")
         self.strategy = make_strategy(cfg.strategy)
+        self.jit_compile = resolve_jit(cfg.jit_compile, self.strategy)
         replicas = self.strategy.num_replicas_in_sync
         if cfg.batch_size % replicas:
             raise SpineNetLiteError(
@@ -137,11 +142,15 @@ class _Loop:
             data_cfg=recipe.data, cache_dir=run_dir / "image_cache",
         )
         self.steps_per_epoch = len(self.train_data) // cfg.batch_size
+        # QAT (model_fn) learns its int8 ranges on the float32 graph that export converts.
+        precision = cfg.precision if model_fn is None else "float32"
         with self.strategy.scope():
             if model_fn is not None:
                 self.model = model_fn(recipe, len(self.class_names))
             else:
-                self.model = runs.build_model(recipe, len(self.class_names), stochastic_depth=cfg.stochastic_depth)
+                with precision_policy(precision):
+                    self.model = runs.build_model(recipe, len(self.class_names),
+                                                  stochastic_depth=cfg.stochastic_depth)
             if cfg.init and model_fn is None:
                 from spinenet_lite.train.init import load_init_weights
 
@@ -151,7 +160,8 @@ class _Loop:
             if replicas > 1:
                 self.model = with_sync_batch_norm(self.model)
             self.schedule = make_schedule(cfg, self.steps_per_epoch * cfg.epochs)
-            self.optimizer = keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum)
+            self.optimizer = loss_scaled(keras.optimizers.SGD(learning_rate=self.schedule, momentum=cfg.momentum),
+                                         precision)
             self.optimizer.build(self.model.trainable_variables)
             self.state = RunCheckpoint(run_dir, self.model, self.optimizer,
                                             schedule_total_steps=self.schedule.total_steps)
@@ -159,8 +169,8 @@ class _Loop:
             num_classes=len(self.class_names), alpha=cfg.focal_alpha, gamma=cfg.focal_gamma,
             delta=cfg.huber_delta, box_weight=cfg.box_loss_weight,
         )
-        self.make_step = lambda: make_train_step(self.strategy, self.model, self.optimizer, loss_kwargs,
-                                                 cfg.weight_decay)
+        self.make_step = lambda: make_train_loop(self.strategy, self.model, self.optimizer, loss_kwargs,
+                                                 cfg.weight_decay, jit_compile=self.jit_compile)
         self.step_fn = self.make_step()
         self.bn_frozen = False
         self.from_scratch = model_fn is None
@@ -303,29 +313,32 @@ class _Loop:
         skip = step - epoch * self.steps_per_epoch
         sums, count, stopped_early = {"total": 0.0, "cls": 0.0, "box": 0.0}, 0, False
         data = self.strategy.experimental_distribute_dataset(self.dataset.take(self.steps_per_epoch).skip(skip))
-        for batch in data:
+        iterator = iter(data)
+        end = min((epoch + 1) * self.steps_per_epoch, stop_at)
+        while step < end and not stopped_early:
             t0 = time.perf_counter()
-            losses = {k: float(v) for k, v in self.step_fn(batch).items()}
-            step += 1
+            n = min(cfg.steps_per_execution, end - step)  # steps in this call, never past the epoch or the run
+            before = step
+            losses = {k: float(v) / n for k, v in self.step_fn(iterator, tf.constant(n, tf.int32)).items()}
+            step += n
             self.state.step.assign(step)
             for k in sums:
-                sums[k] += losses[k]
-            count += 1
-            rate = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
-            bar.update(1)
+                sums[k] += losses[k] * n
+            count += n
+            rate = n * cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
+            bar.update(n)
             bar.set_postfix(epoch=epoch + 1, loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}")
-            if step % SUMMARY_EVERY_STEPS == 0:  # an eager summary write costs as much as a small step
+            if step // SUMMARY_EVERY_STEPS > before // SUMMARY_EVERY_STEPS:  # an eager write costs a small step
                 with self.writer.as_default(step=step):
                     for k, v in losses.items():
                         tf.summary.scalar(f"loss/{k}", v)
                     tf.summary.scalar("lr", self._last_learning_rate(step))
-            if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0:
+            every = cfg.checkpoint_every_steps
+            if every and step // every > before // every:
                 self.state.save()
             if time.perf_counter() - start > budget:
                 stopped_early = True
                 _log(f"time budget of {cfg.max_minutes:g} min reached at step {step}")
-            if stopped_early or step >= stop_at:
-                break
         return step, sums, count, stopped_early
 
     def _row(self, epoch: int, epoch_done: bool, step: int, sums: dict, count: int, seconds: float) -> dict:

@@ -1,0 +1,77 @@
+"""Mixed precision, XLA and several steps per call: bfloat16 and XLA training lowers the loss, saves float32
+weights, and the int8 export of such a run passes the parity gate; bad settings are one clear error."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from spinenet_lite.config import load_recipe
+from spinenet_lite.errors import SpineNetLiteError
+
+TINY = ["model.input_size=64", "data.synthetic_images=40", "train.batch_size=4", "train.warmup_steps=2",
+        "train.stochastic_depth=0.0", "data.scale_min=1.0", "data.scale_max=1.0", "train.freeze_bn_epochs=0",
+        "train.epochs=2", "train.eval_every=10", "export.calibration_images=8", "train.learning_rate=0.04",
+        "model.overrides={head_convs: 1}"]  # one head conv: the same layers, a smaller graph to trace and compile
+
+
+def test_unknown_settings_are_one_clear_error():
+    from spinenet_lite.keras import tf
+    from spinenet_lite.train.precision import check_precision, resolve_jit
+
+    with pytest.raises(SpineNetLiteError, match=r'train.precision: .*"mixed_bfloat16"'):
+        check_precision("mixed_bfloat")
+    with pytest.raises(SpineNetLiteError, match="train.jit_compile"):
+        resolve_jit("sometimes", tf.distribute.get_strategy())
+    cpu_only = not tf.config.list_logical_devices("GPU")
+    assert resolve_jit("auto", tf.distribute.get_strategy()) is not cpu_only
+    assert resolve_jit(True, tf.distribute.get_strategy()) is True  # YAML `true` arrives as a bool
+    assert resolve_jit("False", tf.distribute.get_strategy()) is False
+
+
+def test_the_policy_applies_to_the_layers_built_inside_only():
+    from spinenet_lite.keras import keras
+    from spinenet_lite.models.registry import create_model
+    from spinenet_lite.train.precision import precision_policy
+
+    with precision_policy("mixed_bfloat16"):
+        model = create_model("spinenet49xxs", num_classes=2, input_size=64, head_convs=1)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    computes = {layer.compute_dtype for layer in model.layers if layer.weights}
+    assert computes == {"bfloat16"}
+    assert {v.dtype.name for v in model.weights} == {"float32"}
+    outputs = model(np.zeros((1, 64, 64, 3), np.float32), training=False)
+    assert {t.dtype.name for t in outputs.values()} == {"float32"}
+
+
+def _train_and_export(tmp_path, monkeypatch, settings: list[str]):
+    monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
+    from spinenet_lite.export.api import export
+    from spinenet_lite.train.history import read_history
+    from spinenet_lite.train.trainer import train
+
+    run = tmp_path / "run"
+    result = train(load_recipe("quickstart", TINY + settings), run, progress=False)
+    assert result.steps_done == 16
+    rows = read_history(run / "results.csv")
+    assert [r["step"] for r in rows] == [8, 16]
+    assert np.isfinite(rows[-1]["loss"]) and rows[-1]["loss"] < 0.98 * rows[0]["loss"], rows
+    with h5py.File(run / "last.weights.h5", "r") as f:
+        dtypes = set()
+        f.visititems(lambda name, obj: dtypes.add(obj.dtype.name) if isinstance(obj, h5py.Dataset) else None)
+    assert dtypes == {"float32"}
+    out = export(run, ["tflite"], precision="int8", out=tmp_path / "export")  # raises when the gate fails
+    assert [row for row in out.rows if "int8" in str(row)], out.rows
+
+
+@pytest.mark.slow
+def test_bfloat16_training_lowers_the_loss_and_exports_int8(tmp_path, monkeypatch):
+    _train_and_export(tmp_path, monkeypatch, ["train.precision=mixed_bfloat16", "train.steps_per_execution=3",
+                                              "train.jit_compile=false"])
+
+
+@pytest.mark.slow
+def test_xla_training_lowers_the_loss_and_exports_int8(tmp_path, monkeypatch):
+    # XLA's compile of the whole backward pass takes minutes on a CPU, so one run covers XLA and several steps
+    # per call together.
+    _train_and_export(tmp_path, monkeypatch, ["train.jit_compile=true", "train.steps_per_execution=4"])
