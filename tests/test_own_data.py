@@ -171,11 +171,11 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_promise_one(tmp_path, monke
     from spinenet_lite.train.trainer import train
 
     def interrupted_step(*args, **kwargs):
-        def fn(batch):
+        def fn(iterator, num_steps):
             raise KeyboardInterrupt
         return fn
 
-    monkeypatch.setattr(step, "make_train_step", interrupted_step)
+    monkeypatch.setattr(step, "make_train_loop", interrupted_step)
     recipe = load_recipe("quickstart", ["model.input_size=64", "model.overrides={head_convs: 1}",
                                         "data.synthetic_images=20", "train.batch_size=4"])
     with pytest.raises(KeyboardInterrupt):
