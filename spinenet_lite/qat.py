@@ -11,16 +11,19 @@ from pathlib import Path
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.quant_graph import calibrate_ranges, quantize_model, require_tfmot
 from spinenet_lite.runs import (BEST_WEIGHTS, CLASSES_FILE, FLOAT_WEIGHTS, LAST_WEIGHTS, QAT_DIR, QAT_WEIGHTS,
-                               build_model, load_trained, read_classes)
+                               RECIPE_FILE, Trained, build_model, load_trained, load_weights_checked,
+                               read_classes)
 
 
 @dataclass
 class QATResult:
-    """What `qat()` wrote: the QAT folder, the training result, and the float model's AP it started from."""
+    """What `qat()` wrote: the QAT folder, the training result, the float checkpoint it started from, and the
+    QAT model in memory with the weights `qat.weights.h5` holds (what `runs.load_qat` would load)."""
 
     run_dir: Path
     train: object  # trainer.TrainResult
     float_checkpoint: Path
+    trained: Trained | None = None
 
 
 def qat_recipe(recipe, epochs: int | None = None):
@@ -36,17 +39,19 @@ def qat_recipe(recipe, epochs: int | None = None):
     return dataclasses.replace(recipe, train=train)
 
 
-def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, epochs: int | None = None,
-        overrides: tuple[str, ...] = (), calibration_images: int = 160, max_steps: int | None = None,
+def qat(recipe, checkpoint: str | os.PathLike | Trained, out: str | os.PathLike | None = None,
+        epochs: int | None = None, overrides: tuple[str, ...] = (), calibration_images: int = 160,
+        max_steps: int | None = None,
         overwrite: bool = False, progress: bool = True) -> QATResult:
     """Quantization-aware fine-tuning of a trained float run (tensorflow-model-optimization, 8-bit).
 
-    Loads `checkpoint` (run folder or .weights.h5), quantizes it, sets the input range to 0..255, calibrates
-    every activation range on real training images, then fine-tunes with the project's trainer at
-    `train.qat_learning_rate` for `train.qat_epochs` (or `epochs`). `recipe` is None (the run's own recipe), a
-    shipped name / YAML path, or a Recipe; its model section must be the checkpoint's. Writes `out` (default
+    Loads `checkpoint` (run folder or .weights.h5, or takes an already loaded `Trained`), quantizes it, sets the
+    input range to 0..255, calibrates every activation range on real training images, then fine-tunes with the
+    project's trainer at `train.qat_learning_rate` for `train.qat_epochs` (or `epochs`). `recipe` is None (the
+    run's own recipe), a shipped name / YAML path, or a Recipe; its model section must be the checkpoint's. Writes `out` (default
     `<run>/qat/`): recipe.yaml, classes.txt, results.csv, checkpoints/, best/last.weights.h5, `qat.weights.h5`
-    (what `spinenet-lite export` reads) and `float.weights.h5` (the reference of the parity gate).
+    (what `spinenet-lite export` reads) and `float.weights.h5` (the reference of the parity gate). The result
+    holds the QAT model in memory at those weights (`trained`), so a caller exports it without reloading.
     """
     import shutil
 
@@ -56,7 +61,7 @@ def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     from spinenet_lite.train.trainer import train
 
     require_tfmot()
-    trained = load_trained(checkpoint)
+    trained = checkpoint if isinstance(checkpoint, Trained) else load_trained(checkpoint)
     if recipe is None:
         recipe = trained.recipe
         if overrides:
@@ -98,4 +103,9 @@ def qat(recipe, checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     best = out / BEST_WEIGHTS if (out / BEST_WEIGHTS).is_file() else out / LAST_WEIGHTS
     atomic_write_bytes(out / QAT_WEIGHTS, best.read_bytes())
     atomic_write_bytes(out / FLOAT_WEIGHTS, Path(trained.path).read_bytes())
-    return QATResult(out, result, Path(trained.path))
+    model = result.model
+    if best.name == BEST_WEIGHTS and not result.model_is_best:  # trained on past its best evaluation
+        load_weights_checked(model, out / QAT_WEIGHTS, recipe.model.name)
+    held = Trained(model, load_recipe(str(out / RECIPE_FILE)), tuple(trained.class_names), out / QAT_WEIGHTS,
+                   float_model=trained.model, quantized=True)
+    return QATResult(out, result, Path(trained.path), held)

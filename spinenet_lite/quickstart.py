@@ -54,10 +54,10 @@ def export_int8(qs: QuickstartResult) -> list[str]:
     epochs = qs.recipe.train.qat_epochs
     print(f"PTQ int8 failed its parity gate; quantization-aware fine-tuning for {epochs} epochs into "
           f"{qs.run_dir / runs.QAT_DIR}", flush=True)
-    qat(None, qs.run_dir, out=qs.run_dir / runs.QAT_DIR, overwrite=True, progress=qs.progress)
+    tuned = qat(None, qs.trained or qs.run_dir, out=qs.run_dir / runs.QAT_DIR, overwrite=True, progress=qs.progress)
     # QAT starts from best.weights.h5, the weights `qs.metrics` evaluated: still the gate's reference.
-    result = export(qs.run_dir / runs.QAT_DIR, ["tflite"], precision="int8", out=qs.run_dir / runs.EXPORT_DIR,
-                    overwrite=True, reference_metrics=qs.metrics or None)
+    result = export(tuned.trained, ["tflite"], precision="int8", out=qs.run_dir / runs.EXPORT_DIR, overwrite=True,
+                    reference_metrics=qs.metrics or None)
     return lines + [f"  QAT         PTQ failed its gate, so {epochs} epochs of quantization-aware training "
                     f"({qs.run_dir / runs.QAT_DIR}) replaced it",
                     f"    model         {result.artifacts['tflite-int8']}",

@@ -66,7 +66,7 @@ def val_images(bccd: Path, n: int) -> np.ndarray:
                      for name in names])
 
 
-def test_qat_writes_a_run_folder_export_reads(float_run, qat_run, qat_loaded, float_model):
+def test_qat_writes_a_run_folder_export_reads(float_run, qat_run, qat_loaded, float_model, bccd_root):
     from spinenet_lite.config import load_recipe
     from spinenet_lite.runs import is_qat_run
     from spinenet_lite.quant_graph import input_range_variables
@@ -87,6 +87,13 @@ def test_qat_writes_a_run_folder_export_reads(float_run, qat_run, qat_loaded, fl
             np.testing.assert_array_equal(a, b)
     low, high = input_range_variables(loaded.model)
     assert (float(low.numpy()), float(high.numpy())) == (0.0, 255.0)  # the input quantizer keeps the pixel range
+    # the QAT model qat() hands on (the quickstart exports it without reloading) is the one the folder holds
+    held = qat_run.trained
+    assert held.quantized and held.path == out / "qat.weights.h5" and held.recipe == loaded.recipe
+    assert held.class_names == loaded.class_names
+    image = val_images(bccd_root, 1)
+    for key, value in held.model(image, training=False).items():
+        np.testing.assert_allclose(value.numpy(), loaded.model(image, training=False)[key].numpy(), atol=1e-5)
 
 
 def test_qat_changed_the_weights_and_calibrated_ranges(qat_loaded, float_model):
