@@ -28,12 +28,11 @@ MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
-def build(model_id: str, input_size: int, head_filters: int, num_classes: int):
-    """The Model Garden RetinaNet (SpineNet-Mobile backbone, identity decoder, separable head) as raw outputs."""
-    import tensorflow as tf
-    import tf_keras
+def mobile_config(model_id: str, input_size: int, head_filters: int, num_classes: int):
+    """The Model Garden's `retinanet_mobile_coco` experiment with the backbone id, head width, classes and input
+    size set (no sync batch norm)."""
     from official.core import exp_factory
-    from official.vision.modeling import factory
+    from official.vision.configs import retinanet  # noqa: F401  (registers the retinanet experiments)
 
     config = exp_factory.get_exp_config("retinanet_mobile_coco")
     model_cfg = config.task.model
@@ -42,6 +41,16 @@ def build(model_id: str, input_size: int, head_filters: int, num_classes: int):
     model_cfg.num_classes = num_classes
     model_cfg.input_size = [input_size, input_size, 3]
     model_cfg.norm_activation.use_sync_bn = False
+    return config
+
+
+def build(model_id: str, input_size: int, head_filters: int, num_classes: int):
+    """The Model Garden RetinaNet (SpineNet-Mobile backbone, identity decoder, separable head) as raw outputs."""
+    import tensorflow as tf
+    import tf_keras
+    from official.vision.modeling import factory
+
+    model_cfg = mobile_config(model_id, input_size, head_filters, num_classes).task.model
     input_specs = tf_keras.layers.InputSpec(shape=[None, input_size, input_size, 3])
     retinanet = factory.build_retinanet(input_specs, model_cfg)
 

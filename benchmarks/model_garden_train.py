@@ -47,16 +47,10 @@ def time_mode(model_id: str, size: int, batch: int, head_filters: int, num_class
               jit: bool, steps: int) -> dict:
     import tensorflow as tf
     import tf_keras
-    from official.core import exp_factory
+    from model_garden_build import mobile_config  # beside this script
     from official.vision.tasks.retinanet import RetinaNetTask
 
-    config = exp_factory.get_exp_config("retinanet_mobile_coco")
-    model_cfg = config.task.model
-    model_cfg.backbone.spinenet_mobile.model_id = model_id
-    model_cfg.head.num_filters = head_filters
-    model_cfg.num_classes = num_classes
-    model_cfg.input_size = [size, size, 3]
-    model_cfg.norm_activation.use_sync_bn = False
+    config = mobile_config(model_id, size, head_filters, num_classes)
     tf_keras.mixed_precision.set_global_policy(precision)
     task = RetinaNetTask(config.task)
     model = task.build_model()
