@@ -10,9 +10,8 @@ from pathlib import Path
 
 from spinenet_lite.errors import SpineNetLiteError
 from spinenet_lite.quant_graph import calibrate_ranges, quantize_model, require_tfmot
-from spinenet_lite.runs import (BEST_WEIGHTS, CLASSES_FILE, FLOAT_WEIGHTS, LAST_WEIGHTS, QAT_DIR, QAT_WEIGHTS,
-                               RECIPE_FILE, Trained, build_model, load_trained, load_weights_checked,
-                               read_classes)
+from spinenet_lite.runs import (CLASSES_FILE, FLOAT_WEIGHTS, QAT_DIR, QAT_WEIGHTS, RECIPE_FILE, Trained,
+                               best_weights_in, build_model, load_trained, read_classes)
 
 
 @dataclass
@@ -100,12 +99,9 @@ def qat(recipe, checkpoint: str | os.PathLike | Trained, out: str | os.PathLike 
     if read_classes(out) != tuple(trained.class_names):
         raise SpineNetLiteError(f"{out / CLASSES_FILE}: class order differs from {run_dir / CLASSES_FILE}; "
                                 "use the data the float run trained on")
-    best = out / BEST_WEIGHTS if (out / BEST_WEIGHTS).is_file() else out / LAST_WEIGHTS
+    best = best_weights_in(result.model, out, result.model_is_best, recipe.model.name)
     atomic_write_bytes(out / QAT_WEIGHTS, best.read_bytes())
     atomic_write_bytes(out / FLOAT_WEIGHTS, Path(trained.path).read_bytes())
-    model = result.model
-    if best.name == BEST_WEIGHTS and not result.model_is_best:  # trained on past its best evaluation
-        load_weights_checked(model, out / QAT_WEIGHTS, recipe.model.name)
-    held = Trained(model, load_recipe(str(out / RECIPE_FILE)), tuple(trained.class_names), out / QAT_WEIGHTS,
-                   float_model=trained.model, quantized=True)
+    held = Trained(result.model, load_recipe(str(out / RECIPE_FILE)), tuple(trained.class_names),
+                   out / QAT_WEIGHTS, float_model=trained.model, quantized=True)
     return QATResult(out, result, Path(trained.path), held)

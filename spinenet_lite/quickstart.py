@@ -107,18 +107,15 @@ def best_in_memory(result, progress: bool) -> tuple[runs.Trained, object, dict]:
 
     run_dir = Path(result.run_dir)
     recipe = load_recipe(str(run_dir / runs.RECIPE_FILE))
-    best = run_dir / runs.BEST_WEIGHTS
     model = result.model
     detect = result.detect_fn or recipe_detect_fn(model, recipe)
+    weights = runs.best_weights_in(model, run_dir, result.model_is_best, recipe.model.name)
     if result.model_is_best and result.last_metrics:
         metrics = result.last_metrics
     else:
-        if best.is_file():
-            runs.load_weights_checked(model, best, recipe.model.name)
         metrics = evaluate(detect, _split(recipe, "val"), int(recipe.model.input_size), batch_size=8,
                            progress=progress)
-    trained = runs.Trained(model=model, recipe=recipe, class_names=runs.read_classes(run_dir),
-                           path=best if best.is_file() else run_dir / runs.LAST_WEIGHTS)
+    trained = runs.Trained(model=model, recipe=recipe, class_names=runs.read_classes(run_dir), path=weights)
     return trained, detect, metrics
 
 

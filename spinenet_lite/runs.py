@@ -217,3 +217,15 @@ def load_weights_checked(model, weights: Path, model_name: str) -> None:
         ) from None
     except OSError as err:
         raise SpineNetLiteError(f"{weights}: cannot read weights ({str(err).splitlines()[0]}); file is corrupt") from None
+
+
+def best_weights_in(model, run_dir: Path, model_is_best: bool, model_name: str) -> Path:
+    """The run's best weights file (best.weights.h5, else last.weights.h5), with `model` - the model training
+    left in memory at its last weights - holding those weights: best.weights.h5 is loaded into it unless
+    `model_is_best` (its last evaluation was the best)."""
+    best = Path(run_dir) / BEST_WEIGHTS
+    if not best.is_file():
+        return Path(run_dir) / LAST_WEIGHTS
+    if not model_is_best:
+        load_weights_checked(model, best, model_name)
+    return best
