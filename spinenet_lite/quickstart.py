@@ -30,6 +30,7 @@ class QuickstartResult:
     lines: list[str] = field(default_factory=list)
     progress: bool = True
     trained: runs.Trained | None = None  # the trained model at its best weights (None: export loads run_dir)
+    qat: object = None  # qat.QATResult when PTQ failed its gate and QAT replaced it
 
 
 def export_int8(qs: QuickstartResult) -> list[str]:
@@ -54,7 +55,8 @@ def export_int8(qs: QuickstartResult) -> list[str]:
     epochs = qs.recipe.train.qat_epochs
     print(f"PTQ int8 failed its parity gate; quantization-aware fine-tuning for {epochs} epochs into "
           f"{qs.run_dir / runs.QAT_DIR}", flush=True)
-    tuned = qat(None, qs.trained or qs.run_dir, out=qs.run_dir / runs.QAT_DIR, overwrite=True, progress=qs.progress)
+    tuned = qs.qat = qat(None, qs.trained or qs.run_dir, out=qs.run_dir / runs.QAT_DIR, overwrite=True,
+                         progress=qs.progress)
     # QAT starts from best.weights.h5, the weights `qs.metrics` evaluated: still the gate's reference.
     result = export(tuned.trained, ["tflite"], precision="int8", out=qs.run_dir / runs.EXPORT_DIR, overwrite=True,
                     reference_metrics=qs.metrics or None)

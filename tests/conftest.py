@@ -6,6 +6,8 @@
 - `export_kit`: the export tests' real spinenet49xxs at 64 px, BCCD images, and each artifact converted once.
 - `bccd_float_run`: a float run folder on a BCCD subset written by the real trainer (QAT, the quickstart's
   fallback).
+- `bccd_qat_fallback`: the quickstart's int8 step on a copy of that run, failing its PTQ gate so that QAT runs:
+  the one QAT run of the QAT tests and the quickstart fallback test.
 - `hand_case`: one image's ground truth and detections whose COCO AP is worked out by hand.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ BCCD = REPO / "datasets" / "bccd"
 
 # Shared fixtures too costly to build twice: the test runner (`--dist loadgroup`) keeps every file that uses one
 # on the same worker, so each is built once per run. Other files stay whole on one worker each.
-SHARED_ACROSS_FILES = ("export_kit", "bccd_float_run")
+SHARED_ACROSS_FILES = ("export_kit", "bccd_float_run")  # bccd_qat_fallback uses bccd_float_run
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -360,3 +362,32 @@ def bccd_float_run(tmp_path_factory, bccd_root) -> Path:
     save_weights_atomic(trained.model, trained.path)
     return run
 
+
+
+@pytest.fixture(scope="session")
+def bccd_qat_fallback(tmp_path_factory, bccd_float_run):
+    """The quickstart's int8 step (`export_int8`) on a copy of `bccd_float_run` whose PTQ model cannot pass its gate
+    (`max_ap_drop_int8: -100`, a limit no model meets): its QAT fallback fine-tunes for `qat_epochs` (1) into
+    RUN/qat and replaces the PTQ export. QAT trains on the subset's 16-image test split (2 steps at batch 8).
+
+    Returns (QuickstartResult, printed lines); `result.qat` is the QAT run. Read-only for tests.
+    """
+    import shutil
+
+    from spinenet_lite.quickstart import QuickstartResult, export_int8
+    from spinenet_lite.runs import load_trained
+
+    run = tmp_path_factory.mktemp("runs") / "fallback"
+    shutil.copytree(bccd_float_run, run)
+    recipe_file = run / "recipe.yaml"
+    text = recipe_file.read_text()
+    for old in ("max_ap_drop_int8: 1.5", "  train: train\n"):
+        assert old in text, f"{recipe_file}: no {old!r} to change"
+    recipe_file.write_text(text.replace("max_ap_drop_int8: 1.5", "max_ap_drop_int8: -100.0")
+                           .replace("  train: train\n", "  train: test\n"))
+    # as `run_quickstart` hands it on: the trained model in memory
+    trained = load_trained(run)
+    assert trained.recipe.data.train == "test"
+    qs = QuickstartResult(run_dir=run, recipe=trained.recipe, train=None, metrics={}, num_train=0, num_val=0,
+                          seconds=0.0, progress=False, trained=trained)
+    return qs, export_int8(qs)

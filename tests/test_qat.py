@@ -1,9 +1,9 @@
 """QAT: a real SpineNet-49XXS float run on BCCD (64 px) fine-tuned by `qat` with the project's trainer, then
-exported to int8 TFLite; the int8 model must agree with the QAT Keras model on real images (the QAT export gate)."""
+exported to int8 TFLite; the int8 model must agree with the QAT Keras model on real images (the QAT export gate).
+The QAT run is the quickstart fallback's (`bccd_qat_fallback`, shared with test_quickstart_fallback.py)."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,18 +17,15 @@ S = 64
 
 
 @pytest.fixture(scope="module")
-def float_run(bccd_float_run, tmp_path_factory):
-    """A copy of the shared BCCD float run (QAT writes its folder inside the run it fine-tunes)."""
-    run = tmp_path_factory.mktemp("runs") / "float"
-    shutil.copytree(bccd_float_run, run)
-    return run
+def float_run(bccd_qat_fallback):
+    """The float run the QAT run fine-tuned (a copy of the shared BCCD float run; read-only)."""
+    return bccd_qat_fallback[0].run_dir
 
 
 @pytest.fixture(scope="module")
-def qat_run(float_run):
-    from spinenet_lite.qat import qat
-
-    return qat(None, float_run, calibration_images=16, max_steps=2, progress=False)
+def qat_run(bccd_qat_fallback):
+    """`qat()`'s result: one epoch (2 steps) on the float run's 16-image test split."""
+    return bccd_qat_fallback[0].qat
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +45,15 @@ def float_model(float_run):
 
 
 @pytest.fixture(scope="module")
-def calibrated(float_model, bccd_root):
-    """A fresh QAT graph of the float model, calibrated on 4 test images in two batches; and those images."""
-    from spinenet_lite.quant_graph import calibrate_ranges, quantize_model
+def calibrated(qat_loaded):
+    """The QAT model and the batches `qat` calibrated its ranges on before training: the first 16 images of its
+    training split in two batches of 8. Its two QAT steps after that move a range by tfmot's EMA (decay 0.999),
+    0.2% of the way to each step's min / max."""
+    from spinenet_lite.data.calibration import calibration_batches
 
-    model = quantize_model(float_model)
-    images = val_images(bccd_root, 4)
-    calibrate_ranges(model, [images[:2], images[2:]])
-    return model, images
+    batches = calibration_batches(qat_loaded.recipe, 160)
+    assert [len(batch) for batch in batches] == [8, 8]
+    return qat_loaded.model, batches
 
 
 def val_images(bccd: Path, n: int) -> np.ndarray:
@@ -107,8 +105,8 @@ def test_qat_changed_the_weights_and_calibrated_ranges(qat_loaded, float_model):
 
 
 def test_calibration_sets_ranges_from_the_images_not_tfmots_start(calibrated):
-    """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches;
-    calibration must move them to the observed activations."""
+    """tfmot's EMA (decay 0.999) would leave every range within ~0.1 of its [-6, 6] start after two batches (and
+    two QAT steps); calibration must move them to the observed activations."""
     model, _ = calibrated
     maxima = [float(v.numpy()) for v in model.weights
               if v.name.endswith("max:0") and "kernel" not in v.name and "quantize_layer" not in v.name]
@@ -123,7 +121,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_model, calibrate
     requantize op per level)."""
     from spinenet_lite.keras import keras
 
-    model, images = calibrated
+    model, batches = calibrated
 
     def ranges(layer_name):
         return [float(v.numpy()) for v in model.get_layer(layer_name).weights
@@ -144,7 +142,7 @@ def test_shared_head_convs_get_one_output_range_per_level(float_model, calibrate
     probe = keras.Model(float_model.input, [predictor.get_output_at(i) for i in range(levels)])
     # calibration ends at the mean over its batches of each batch's maximum
     widest = np.mean([max(float(np.max(out)) for out in probe(batch, training=False))
-                      for batch in (images[:2], images[2:])])
+                      for batch in batches])
     np.testing.assert_allclose(ranges("quant_box_encodings")[0], widest, rtol=0.05)
 
 
