@@ -175,19 +175,25 @@ def test_fresh_train_into_existing_run_is_an_error(tmp_path):
         prepare_run(None, run, resume=True)
 
 
-def test_a_fresh_model_trains_its_first_epoch_then_the_frozen_phase_holds_across_a_resume(tmp_path, monkeypatch):
+def test_a_fresh_model_trains_its_first_epoch_then_the_frozen_phase_holds_across_a_resume_saving_at_evaluations(
+        tmp_path, monkeypatch):
     """`freeze_bn_epochs` >= `epochs` must not freeze a model from scratch at its initial statistics (0 / 1): its
     first epoch trains batch norm. The frozen epochs after it train the weights only: batch-norm scale, offset and
-    moving statistics stay as they were, also when the run is resumed just before the frozen phase."""
+    moving statistics stay as they were, also when the run is resumed just before the frozen phase.
+
+    The same run checks saving: weights, the resumable checkpoint and the plot are written at evaluation epochs
+    and at the end of each call (they cost seconds each); results.csv gets every epoch's row."""
     monkeypatch.setenv("SPINENET_LITE_CACHE", str(tmp_path / "cache"))
-    from spinenet_lite.keras import keras
+    from spinenet_lite.keras import keras, tf
     from spinenet_lite.runs import load_trained
+    from spinenet_lite.train.history import read_history
     from spinenet_lite.train.trainer import train
 
-    recipe = load_recipe("quickstart", TINY + ["train.epochs=2", "train.freeze_bn_epochs=5", "train.eval_every=10",
-                                               "train.learning_rate=0.01"])
+    recipe = load_recipe("quickstart", TINY + ["data.synthetic_images=20", "train.epochs=4", "train.eval_every=2",
+                                               "train.freeze_bn_epochs=5", "train.learning_rate=0.01"])
+    steps_per_epoch = 16 // 4  # 20 images, every 5th is validation
     run = tmp_path / "run"
-    train(recipe, run, progress=False, max_steps=8)  # epoch 1 of 2: a fresh model, batch norm trains
+    train(recipe, run, progress=False, max_steps=steps_per_epoch)  # epoch 1 of 4: a fresh model, batch norm trains
 
     def weights(model):
         bn, conv, means = [], [], []
@@ -201,36 +207,24 @@ def test_a_fresh_model_trains_its_first_epoch_then_the_frozen_phase_holds_across
 
     bn_before, conv_before, means = weights(load_trained(run / "last.weights.h5").model)
     assert len(means) > 100 and sum(bool(np.any(m != 0)) for m in means) > 0.9 * len(means)
-    result = train(None, run, resume=True, progress=False)  # epoch 2: frozen from its first step
-    assert result.steps_done == 16 and np.isfinite(result.last_metrics["AP"])
+    result = train(None, run, resume=True, progress=False)  # epochs 2-4: frozen from their first step
+    assert result.steps_done == 4 * steps_per_epoch and np.isfinite(result.last_metrics["AP"])
     bn_after, conv_after, _ = weights(load_trained(run / "last.weights.h5").model)
     assert all(np.array_equal(a, b) for a, b in zip(bn_before, bn_after))
     assert not all(np.array_equal(a, b) for a, b in zip(conv_before, conv_after))
     assert all(np.isfinite(a).all() for a in conv_after)
 
-
-def test_saves_at_evaluation_epochs_and_the_end(tmp_path):
-    """Weights, the resumable checkpoint and the plot are written at evaluation epochs and at the end (they cost
-    seconds each); results.csv gets every epoch's row."""
-    from spinenet_lite.keras import tf
-    from spinenet_lite.train.history import read_history
-    from spinenet_lite.train.trainer import train
-
-    recipe = load_recipe("quickstart", TINY + ["data.synthetic_images=20", "train.epochs=4", "train.eval_every=2"])
-    run = tmp_path / "run"
-    result = train(recipe, run, progress=False)
-    steps_per_epoch = 16 // 4  # 20 images, every 5th is validation
-    assert result.steps_done == 4 * steps_per_epoch
+    # saved at the evaluation epochs 2 and 4 (the manager keeps two; epoch 1, the first call's end, before them)
     saved = tf.train.CheckpointManager(tf.train.Checkpoint(), str(run / "checkpoints"), 2).checkpoints
     assert [int(path.rsplit("-", 1)[1]) for path in saved] == [2 * steps_per_epoch, 4 * steps_per_epoch]
     rows = read_history(run / "results.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
-    assert [r["AP"] == r["AP"] for r in rows] == [False, True, False, True]  # NaN where not evaluated
+    # evaluated: the first call's end (epoch 1) and the evaluation epochs; NaN where not evaluated
+    assert [r["AP"] == r["AP"] for r in rows] == [True, True, False, True]
 
     # The trained model comes back in memory with the detect function its evaluations traced; the quickstart
     # uses it at its best weights (loaded into the same model only when the last evaluation was not the best).
     from spinenet_lite.quickstart import best_in_memory
-    from spinenet_lite.runs import load_trained
 
     best = {layer.name: layer.get_weights() for layer in load_trained(run / "best.weights.h5").model.layers}
 
