@@ -97,8 +97,7 @@ MIRRORED = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_two_replica_mirrored_matches_one_device(tmp_path):
-    """Slow (two models traced under two strategies); the fast set trains under `mirrored` on two replicas in
-    test_recipes."""
+    """Slow (two models traced under two strategies), like the paper recipe's two-replica run in test_recipes."""
     code = MIRRORED.format(tests=str(Path(__file__).parent), steps=4, lr=0.01)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path),
                           timeout=900)
