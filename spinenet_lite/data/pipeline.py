@@ -81,6 +81,7 @@ def make_dataset(
     deterministic: bool | None = None,
     cache_dir: Any = None,
     input_context: Any = None,
+    repeat: bool = False,
 ) -> tf.data.Dataset:
     """A batched, prefetched tf.data pipeline over a DetectionDataset (or a `tfrecord.TFRecordSource`).
 
@@ -95,6 +96,8 @@ def make_dataset(
     deterministic pipeline repeats exactly. cache_dir: where images tf.io cannot decode as read are normalised
     (default ~/.cache/spinenet-lite/images). input_context: a tf.distribute.InputContext; each input pipeline
     reads its own shard (by file for TFRecords, by image otherwise) and batches per replica.
+    repeat (training): endless, reshuffled at every pass over the images, so one iterator serves a whole run;
+    a batch may span two passes when the image count is not a multiple of the batch size.
     """
     from spinenet_lite.data.tfrecord import TFRecordSource
 
@@ -120,6 +123,8 @@ def make_dataset(
     if training:
         shuffle = int(count) if int(count) > 0 else 10_000
         records = records.shuffle(min(shuffle, 100_000), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            records = records.repeat()
     rand = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 

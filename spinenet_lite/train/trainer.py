@@ -139,8 +139,11 @@ class _Loop:
 
         self.dataset = make_dataset(
             self.train_data, size, cfg.batch_size, training=True, target_fn=target_fn, seed=cfg.seed,
-            data_cfg=recipe.data, cache_dir=run_dir / "image_cache",
+            data_cfg=recipe.data, cache_dir=run_dir / "image_cache", repeat=True,
         )
+        # One iterator for the whole run (made at the first epoch): a fresh iterator per epoch stalled training
+        # for seconds at every epoch end while the old one's parallel map and prefetch threads were torn down.
+        self.iterator = None
         self.steps_per_epoch = len(self.train_data) // cfg.batch_size
         # QAT (model_fn) learns its int8 ranges on the float32 graph that export converts.
         precision = cfg.precision if model_fn is None else "float32"
@@ -310,10 +313,11 @@ class _Loop:
         from spinenet_lite.keras import tf
 
         cfg = self.recipe.train
-        skip = step - epoch * self.steps_per_epoch
         sums, count, stopped_early = {"total": 0.0, "cls": 0.0, "box": 0.0}, 0, False
-        data = self.strategy.experimental_distribute_dataset(self.dataset.take(self.steps_per_epoch).skip(skip))
-        iterator = iter(data)
+        if self.iterator is None:  # a resumed run starts mid-epoch: the epoch's remaining steps, then the next
+            skip = step - epoch * self.steps_per_epoch
+            self.iterator = iter(self.strategy.experimental_distribute_dataset(self.dataset.skip(skip)))
+        iterator = self.iterator
         end = min((epoch + 1) * self.steps_per_epoch, stop_at)
         while step < end and not stopped_early:
             t0 = time.perf_counter()
