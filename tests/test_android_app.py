@@ -10,7 +10,6 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 
 DEMO = Path(__file__).resolve().parents[1] / "android_demo"
 MAIN = DEMO / "app" / "src" / "main"
