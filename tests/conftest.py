@@ -363,7 +363,6 @@ def bccd_float_run(tmp_path_factory, bccd_root) -> Path:
     return run
 
 
-
 @pytest.fixture(scope="session")
 def bccd_qat_fallback(tmp_path_factory, bccd_float_run):
     """The quickstart's int8 step (`export_int8`) on a copy of `bccd_float_run` whose PTQ model cannot pass its gate
